@@ -1,0 +1,80 @@
+/*
+ * ataru_core.h — the C API of the VMM core. The node addon (addon.cc) and
+ * the C test driver (test/driver.c) use only this.
+ *
+ * An instance is one KVM VM holding a whole app: the in-VM runtime, exec[0],
+ * every function, the shared region, and one thread per vCPU. A request runs
+ * the whole DAG with one VM entry on the normal path (docs/architecture.md).
+ * Each vCPU is only ever run from its own thread (KVM_RUN from another thread
+ * is slow), so requests are handed to the instance's vCPU-0 thread.
+ */
+#ifndef ATARU_CORE_H
+#define ATARU_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../common/ataru_abi.h"
+
+typedef struct ataru_node_spec {
+  const char *name;       /* for messages: "node 2 (sobel)"                 */
+  const char *path;       /* function ELF                                   */
+  uint64_t inp_off, out_off;
+  uint64_t timeout_us;    /* 0: only the request deadline applies           */
+} ataru_node_spec;
+
+typedef struct ataru_app_spec {
+  const char *runtime_path;   /* guest/runtime.elf                          */
+  const char *shared_path;    /* exec[0], or NULL                           */
+  uint32_t num_nodes;
+  const ataru_node_spec *nodes;
+  uint32_t num_edges;
+  const uint16_t *edges;      /* num_edges pairs: from, to                  */
+  uint64_t shm_size;          /* 0: ATARU_SHM_DEFAULT                       */
+  uint64_t stack_size;        /* 0: ATARU_STACK_DEFAULT                     */
+  uint32_t vcpus;             /* 1..ATARU_MAX_VCPUS                         */
+  uint64_t timeout_us;        /* per request, 0: none                       */
+  int keep_state;             /* 1: no reset between requests (original)    */
+  /* Function log output (out LOG), called on a vCPU thread. May be NULL. */
+  void (*log_fn)(void *ctx, uint32_t node, const char *msg, size_t len);
+  void *log_ctx;
+} ataru_app_spec;
+
+typedef struct ataru_result {
+  uint32_t status;            /* ATARU_STATUS_*                             */
+  uint32_t failed_node;       /* ATARU_NO_NODE when none                    */
+  char message[512];          /* when status != OK: names node and cause    */
+  uint8_t *output;            /* sink outputs concatenated in node order    */
+  size_t output_len;          /* (owned by the result: ataru_result_free)   */
+  uint32_t num_nodes;
+  int64_t node_ret[ATARU_MAX_NODES];   /* each node's return value          */
+  uint64_t node_ns[ATARU_MAX_NODES];   /* each node's in-VM time            */
+  uint64_t dag_ns;            /* in-VM time of the whole DAG                */
+  uint64_t run_ns;            /* host time: submit -> result                */
+  uint32_t workers_used;      /* worker vCPUs that took part                */
+} ataru_result;
+
+typedef struct ataru_instance ataru_instance;
+typedef void (*ataru_done_fn)(void *ctx, ataru_result *res);
+
+/* Create the VM, load everything, snapshot. NULL with err on failure. */
+ataru_instance *ataru_instance_create(const ataru_app_spec *spec, char *err, size_t errlen);
+/* Queue a request; done(ctx, res) is called on the vCPU-0 thread. The input
+ * is copied before submit returns. node_id_override: ATARU_NODE_ID_DEFAULT
+ * or the node_id to pass to every function. Returns 0, or -1 if busy. */
+int ataru_instance_submit(ataru_instance *in, const void *input, size_t len,
+                          uint64_t node_id_override, ataru_done_fn done, void *ctx);
+/* Synchronous form of submit (the C driver and tests). */
+int ataru_instance_run(ataru_instance *in, const void *input, size_t len,
+                       uint64_t node_id_override, ataru_result *res);
+void ataru_result_free(ataru_result *res);
+/* Private and proportional-share memory of this instance, in bytes. */
+void ataru_instance_memory(ataru_instance *in, uint64_t *private_bytes, uint64_t *pss_bytes);
+/* Cold start: create() wall time in ns. */
+uint64_t ataru_instance_create_ns(ataru_instance *in);
+/* Benchmark floor: n bare exit round trips (guest `out` -> host -> guest)
+ * on this instance's vCPU-0 thread; returns the median ns per round trip. */
+int ataru_instance_exit_floor(ataru_instance *in, uint32_t n, uint64_t *median_ns);
+/* Stops the vCPU threads and frees everything (fds, memory). */
+void ataru_instance_destroy(ataru_instance *in);
+
+#endif

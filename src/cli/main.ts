@@ -1,0 +1,50 @@
+/**
+ * The `ataru` command line. Each verb lives in its own module under
+ * commands/ and registers itself on the program; this file only wires them.
+ * Verbs are a stable interface: extend, never rename.
+ */
+import { Command } from 'commander';
+import { AtaruError } from '../errors.js';
+import { registerBuild } from './commands/build.js';
+import { registerRun } from './commands/run.js';
+import { registerCheck, registerConvert } from './commands/check.js';
+import { registerServe } from './commands/serve.js';
+import { registerClientCommands } from './commands/client.js';
+import { registerNew } from './commands/new.js';
+
+export function makeProgram(): Command {
+  const program = new Command();
+  program
+    .name('ataru')
+    .description('Ataru: native functions as DAG apps in KVM micro-VMs with no guest OS')
+    .showHelpAfterError()
+    .exitOverride();
+  registerBuild(program);
+  registerRun(program);
+  registerCheck(program);
+  registerConvert(program);
+  registerServe(program);
+  registerClientCommands(program); // deploy, invoke, send, ls, rm, inspect, stats
+  registerNew(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = makeProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    // commander's own exits (help, version, usage errors) carry exitCode.
+    const code = (err as { exitCode?: number }).exitCode;
+    if (typeof code === 'number' && (err as { code?: string }).code?.startsWith('commander.')) {
+      process.exitCode = code;
+      return;
+    }
+    if (err instanceof AtaruError) {
+      process.stderr.write(`ataru: ${err.describe()}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
+}
