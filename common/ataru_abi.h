@@ -13,7 +13,9 @@
 #ifndef ATARU_ABI_H
 #define ATARU_ABI_H
 
+#ifndef __ASSEMBLER__
 #include <stdint.h>
+#endif
 
 /* ------------------------------------------------------------------ */
 /* Guest virtual memory layout.                                        */
@@ -50,6 +52,7 @@
 #define ATARU_STACKS_BASE         0x00800000ull
 #define ATARU_STACK_SLOT          0x00100000ull  /* per vCPU: [guard][stack], stack ends at slot end */
 #define ATARU_STACK_DEFAULT       0x00040000ull  /* 256 KiB */
+#define ATARU_STACK_MAX           (ATARU_STACK_SLOT - ATARU_PAGE_SIZE) /* leaves a guard page */
 #define ATARU_SHM_BASE            0x01000000ull
 #define ATARU_SHM_DEFAULT         0x00200000ull  /* 2 MiB, as the original */
 #define ATARU_SHM_MAX             0x10000000ull  /* 256 MiB */
@@ -61,6 +64,23 @@
 #define ATARU_MAX_NODES           256
 #define ATARU_MAX_EDGES           4096
 #define ATARU_LOG_MAX             1024   /* bytes of one log message */
+
+/* The top ATARU_VCPU_INFO_SIZE bytes of each vCPU's stack slot hold a
+ * struct ataru_vcpu_info (host-written at load); the initial stack pointer
+ * is just below it. Code running on a vCPU (the runtime, the SDK's
+ * ataru_log) finds its vCPU index from its own stack pointer, without an
+ * exit and without trusting a register: ataru_vcpu_info_at(rsp). */
+#define ATARU_VCPU_INFO_SIZE      64
+#ifndef __ASSEMBLER__
+struct ataru_vcpu_info {
+  uint64_t vcpu;                       /* index 0..num_vcpus-1            */
+  uint64_t reserved[7];
+};
+#define ATARU_STACK_TOP(vcpu) \
+  (ATARU_STACKS_BASE + ((uint64_t)(vcpu) + 1) * ATARU_STACK_SLOT - ATARU_VCPU_INFO_SIZE)
+#define ataru_vcpu_info_at(rsp) \
+  ((volatile struct ataru_vcpu_info *)(((uint64_t)(rsp) | (ATARU_STACK_SLOT - 1)) + 1 - ATARU_VCPU_INFO_SIZE))
+#endif
 
 /* ------------------------------------------------------------------ */
 /* Exit protocol: the guest leaves the VM only through these ports.    */
@@ -80,6 +100,7 @@
 #define ATARU_USER_PORT_FIRST 0xA0
 #define ATARU_USER_PORT_LAST  0xA2
 
+#ifndef __ASSEMBLER__
 /* ------------------------------------------------------------------ */
 /* Status codes: one list for the C core, the TS API, HTTP and wire.   */
 /* The data-port reply frame carries these as its u32 status.          */
@@ -158,7 +179,8 @@ struct ataru_mailbox {
   uint64_t in_len;                 /* request bytes at shm offset 0       */
   uint64_t node_id_override;       /* ATARU_NODE_ID_DEFAULT or a value    */
   uint32_t workers;                /* worker vCPUs taking part (0..n-1)   */
-  uint32_t pad0;
+  uint32_t exit_floor;             /* 1: the runtime only loops `out DONE`
+                                    * (ataru_instance_exit_floor)          */
   /* guest scheduling state (shared by all vCPUs of the request) */
   volatile uint32_t pending[ATARU_MAX_NODES];  /* parents not yet done    */
   volatile uint32_t ready[ATARU_MAX_NODES];    /* ready queue (node ids)  */
@@ -196,4 +218,5 @@ struct ataru_fault_record {
  * The original's three-argument form is the same call, ignoring the two
  * extra arguments. */
 
+#endif /* !__ASSEMBLER__ */
 #endif /* ATARU_ABI_H */

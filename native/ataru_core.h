@@ -60,10 +60,15 @@ typedef void (*ataru_done_fn)(void *ctx, ataru_result *res);
 ataru_instance *ataru_instance_create(const ataru_app_spec *spec, char *err, size_t errlen);
 /* Queue a request; done(ctx, res) is called on the vCPU-0 thread. The input
  * is copied before submit returns. node_id_override: ATARU_NODE_ID_DEFAULT
- * or the node_id to pass to every function. Returns 0, or -1 if busy. */
+ * or the node_id to pass to every function. Returns 0, -1 if busy (one
+ * request may wait while another runs), -2 if len exceeds the shared region.
+ * res and res->output are valid only until done returns (the output may
+ * point into guest memory, which is reset right after): copy what you keep.
+ * done must not call back into this instance. */
 int ataru_instance_submit(ataru_instance *in, const void *input, size_t len,
                           uint64_t node_id_override, ataru_done_fn done, void *ctx);
-/* Synchronous form of submit (the C driver and tests). */
+/* Synchronous form of submit (the C driver and tests); waits while busy.
+ * res->output is owned by res: release it with ataru_result_free. */
 int ataru_instance_run(ataru_instance *in, const void *input, size_t len,
                        uint64_t node_id_override, ataru_result *res);
 void ataru_result_free(ataru_result *res);
@@ -76,5 +81,17 @@ uint64_t ataru_instance_create_ns(ataru_instance *in);
 int ataru_instance_exit_floor(ataru_instance *in, uint32_t n, uint64_t *median_ns);
 /* Stops the vCPU threads and frees everything (fds, memory). */
 void ataru_instance_destroy(ataru_instance *in);
+
+/* Test hooks for what a CPL3 function cannot cause by design; call right
+ * after create, before the first request.
+ * ATARU_TEST_BREAK_IDT: the IDT limit becomes 0, so any fault is a triple
+ *   fault (KVM_EXIT_SHUTDOWN) instead of a recorded fault.
+ * ATARU_TEST_MAP_MMIO: maps the user page ATARU_TEST_MMIO_GVA to a
+ *   guest-physical page outside the memslot: any access exits KVM_EXIT_MMIO.
+ * Returns 0, or -1. */
+#define ATARU_TEST_BREAK_IDT 1u
+#define ATARU_TEST_MAP_MMIO  2u
+#define ATARU_TEST_MMIO_GVA  (ATARU_SYS_BASE + ATARU_SYS_SIZE - ATARU_PAGE_SIZE)
+int ataru_instance_test_hook(ataru_instance *in, unsigned flags);
 
 #endif

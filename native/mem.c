@@ -156,6 +156,17 @@ void *ataru_mem_host(ataru_mem *m, uint64_t gva, uint64_t len) {
   return NULL;
 }
 
+int ataru_mem_prot(ataru_mem *m, uint64_t gva, unsigned *prot) {
+  for (int i = 0; i < m->nmap; i++) {
+    const struct mapping *o = &m->map[i];
+    if (gva >= o->gva && gva - o->gva < o->len) {
+      *prot = o->prot;
+      return 0;
+    }
+  }
+  return -1;
+}
+
 void *ataru_mem_arena(ataru_mem *m) { return m->arena; }
 uint64_t ataru_mem_used(ataru_mem *m) { return m->next; }
 uint64_t ataru_mem_cr3(ataru_mem *m) { return m->cr3; }

@@ -37,6 +37,10 @@ void *ataru_mem_map(ataru_mem *m, uint64_t gva, uint64_t len, unsigned prot,
  * host reads from or writes into the guest. */
 void *ataru_mem_host(ataru_mem *m, uint64_t gva, uint64_t len);
 
+/* The ATARU_PROT_* of the mapping holding gva: 0, or -1 when unmapped
+ * (fault messages: "write to code", "stack overflow"). */
+int ataru_mem_prot(ataru_mem *m, uint64_t gva, unsigned *prot);
+
 /* The guest-physical arena: its host address, size in use, and the
  * guest-physical address of the top-level page table (CR3). */
 void *ataru_mem_arena(ataru_mem *m);

@@ -41,9 +41,9 @@ command -v cpio >/dev/null || apt_install cpio
 download() {
   local pkg="$1"
   compgen -G "$RIG/debs/${pkg}_*.deb" >/dev/null && return 0
-  (cd "$RIG/debs" && apt-get download "$pkg" >&2) && return 0
+  (cd "$RIG/debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >&2) && return 0
   apt_update_once
-  (cd "$RIG/debs" && apt-get download "$pkg" >&2)
+  (cd "$RIG/debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >&2)
 }
 
 # The kernel: the ABI linux-image-amd64 currently depends on.
@@ -91,5 +91,8 @@ fi
 cp "$bx/bin/busybox" "$RIG/busybox"
 chmod +x "$RIG/busybox"
 
+# The extracted trees (~400 MB) are not needed once the pieces are copied;
+# the .debs stay as the offline cache.
+rm -rf "$x" "$bx"
 have_all || { echo "setup.sh: rig incomplete in $RIG" >&2; exit 1; }
 echo "$RIG"

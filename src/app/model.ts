@@ -94,4 +94,12 @@ export const LIMITS = {
   maxVcpus: 8,
   maxShmSize: 256 * 1024 * 1024,
   nameBytes: 128,
+  /** Index range of exec[i] in the template and wire form. */
+  execEntries: 256,
+  /** shm_size is a whole number of pages. */
+  pageSize: 4096,
+  maxTimeoutMs: 3_600_000,
+  maxInstances: 1024,
+  maxQueueLimit: 1_000_000,
+  maxPktcnt: 2 ** 31 - 1,
 };

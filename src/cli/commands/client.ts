@@ -1,4 +1,199 @@
-import type { Command } from 'commander';
+/**
+ * Client verbs, all over the HTTP API (--server, default
+ * http://127.0.0.1:9990; --token or ATARU_TOKEN): deploy, ls, inspect, rm,
+ * invoke, send (straight to the app's data port), stats. Human output by
+ * default, --json for scripts; errors exit non-zero (main.ts).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { Command, Option } from 'commander';
+import { AtaruError } from '../../errors.js';
+import type { Summary } from '../../runtime/types.js';
+import { ApiClient, deployBodyFromFile, type AppDetail } from '../../server/api-client.js';
+import { percentile, runLoad } from '../../server/load.js';
+import { okStatus } from '../../server/reply-frame.js';
 
-// Placeholder: the owner of this verb replaces this file.
-export function registerClientCommands(_program: Command): void {}
+interface CommonFlags {
+  server: string;
+  token?: string;
+  json?: boolean;
+}
+
+const IMAGE_MSG_LEN = 128 * 128;
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--server <url>', 'server HTTP API', 'http://127.0.0.1:9990')
+    .addOption(new Option('--token <token>', 'bearer token').env('ATARU_TOKEN'))
+    .option('--json', 'machine-readable output');
+}
+
+function client(f: CommonFlags): ApiClient {
+  return new ApiClient(f.server, f.token);
+}
+
+function print(f: CommonFlags, json: unknown, human: string): void {
+  process.stdout.write(f.json ? JSON.stringify(json, null, 2) + '\n' : human.endsWith('\n') ? human : human + '\n');
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new AtaruError('BAD_REQUEST', `expected a positive integer, got "${v}"`);
+  return n;
+}
+
+function isImage(file: string): boolean {
+  return ['.png', '.jpg', '.jpeg'].includes(extname(file).toLowerCase());
+}
+
+/** The request bytes from a file; a picture becomes 128×128 gray when the app takes 16,384 bytes. */
+async function readInput(file: string | undefined, msgLen: number): Promise<Buffer> {
+  if (file === undefined) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new AtaruError('NOT_FOUND', `cannot read input: ${(e as Error).message}`, { file });
+  }
+  if (isImage(file) && msgLen === IMAGE_MSG_LEN) {
+    const { toGray128 } = await import('../../image.js');
+    return toGray128(bytes);
+  }
+  return bytes;
+}
+
+function fmtUs(ns: number): string {
+  return `${(ns / 1000).toFixed(1)} µs`;
+}
+
+function fmtSummary(s: Summary): string {
+  return s.count ? `n=${s.count} min ${s.min.toFixed(1)} mean ${s.mean.toFixed(1)} max ${s.max.toFixed(1)} std ${s.std.toFixed(1)} µs` : 'n=0';
+}
+
+function describeApp(a: AppDetail): string {
+  const d = a.definition;
+  const lines = [
+    `${a.name}  port ${a.port}  msg_len ${a.msg_len}  reply ${a.reply}  pktcnt ${a.pktcnt}  created ${a.created}`,
+    `instances ${a.instances.total} (busy ${a.instances.busy}, queued ${a.instances.queued})  connections ${a.connections}  requests ${a.requests}`,
+    'nodes:',
+    ...d.nodes.map((n, i) => `  ${i}  ${n.id}  ${n.function.path}/${n.function.name}  in@${n.inp_off} out@${n.out_off}`),
+    `edges: ${a.edges.map((e) => `${e.from_id}(${e.from})→${e.to_id}(${e.to})`).join(', ') || '(none)'}`,
+  ];
+  return lines.join('\n');
+}
+
+export function registerClientCommands(program: Command): void {
+  common(program.command('deploy <file>').description('deploy a definition (template, JSON or binary) with its function binaries')).action(
+    async (file: string, f: CommonFlags) => {
+      const r = await client(f).deploy(deployBodyFromFile(file));
+      print(f, r, `${r.replaced ? 'replaced' : 'deployed'} ${r.name}: data port ${r.port}`);
+    },
+  );
+
+  common(program.command('ls').description('list deployed apps')).action(async (f: CommonFlags) => {
+    const apps = await client(f).list();
+    const rows = apps.map((a) => `${a.name.padEnd(24)} ${String(a.port).padStart(5)}  ${String(a.msg_len).padStart(8)}  ${String(a.nodes).padStart(5)}  ${a.reply.padEnd(6)}  ${a.requests}`);
+    print(f, apps, apps.length ? [`${'NAME'.padEnd(24)}  PORT   MSG_LEN  NODES  REPLY   REQUESTS`, ...rows].join('\n') : 'no apps deployed');
+  });
+
+  common(program.command('inspect <app>').description('show an app: definition, DAG, instances')).action(async (name: string, f: CommonFlags) => {
+    const a = await client(f).get(name);
+    print(f, a, describeApp(a));
+  });
+
+  common(program.command('rm <app>').description('remove an app (in-flight requests finish)')).action(async (name: string, f: CommonFlags) => {
+    await client(f).remove(name);
+    print(f, { removed: name }, `removed ${name}`);
+  });
+
+  common(program.command('stats <app>').description("an app's statistics (µs)")).action(async (name: string, f: CommonFlags) => {
+    const { stats: s } = await client(f).get(name);
+    const human = [
+      `${s.name}: ${s.requests} requests, errors ${JSON.stringify(s.errors)}, cold start ${s.coldStartUs.toFixed(0)} µs`,
+      `dag   ${fmtSummary(s.dag)}`,
+      `run   ${fmtSummary(s.run)}`,
+      ...s.nodes.map((n, i) => `node ${i} ${fmtSummary(n)}`),
+      `instances ${s.instances.total} (busy ${s.instances.busy}, queued ${s.instances.queued})`,
+    ].join('\n');
+    print(f, s, human);
+  });
+
+  common(
+    program
+      .command('invoke <app>')
+      .description('run the app once over HTTP: input from --file or stdin, output to stdout or --out')
+      .option('--file <file>', 'input file (.png/.jpg are converted for 16,384-byte apps)')
+      .option('--out <file>', 'output file (.png: the output as a 128×128 gray picture)'),
+  ).action(async (name: string, f: CommonFlags & { file?: string; out?: string }) => {
+    const api = client(f);
+    const needsInfo = (f.file && isImage(f.file)) || (f.out && extname(f.out).toLowerCase() === '.png');
+    const msgLen = needsInfo ? (await api.get(name)).msg_len : 0;
+    const output = await api.invoke(name, await readInput(f.file, msgLen));
+    if (!f.out) {
+      process.stdout.write(output);
+      return;
+    }
+    if (extname(f.out).toLowerCase() === '.png' && msgLen === IMAGE_MSG_LEN) {
+      const { grayToPng, GRAY_SIDE } = await import('../../image.js');
+      writeFileSync(f.out, grayToPng(output, GRAY_SIDE, GRAY_SIDE));
+    } else writeFileSync(f.out, output);
+    if (f.json) print(f, { out: f.out, bytes: output.length }, '');
+    else process.stderr.write(`wrote ${output.length} bytes to ${f.out}\n`);
+  });
+
+  common(
+    program
+      .command('send <app>')
+      .description("stream requests to the app's data port (reply: frames) and report latency and throughput")
+      .requiredOption('--file <file>', 'request bytes (exactly msg_len; .png/.jpg converted for 16,384-byte apps)')
+      .option('--count <n>', 'requests', positiveInt, 1000)
+      .option('--concurrency <n>', 'connections', positiveInt, 1)
+      .option('--window <n>', 'requests in flight per connection', positiveInt, 1),
+  ).action(async (name: string, f: CommonFlags & { file: string; count: number; concurrency: number; window: number }) => {
+    const api = client(f);
+    const app = await api.get(name);
+    if (app.reply !== 'frames') {
+      throw new AtaruError('BAD_REQUEST', `app "${name}" has reply: ${app.reply}; send measures replies and needs reply: frames`);
+    }
+    const input = await readInput(f.file, app.msg_len);
+    if (input.length !== app.msg_len) {
+      throw new AtaruError('BAD_REQUEST', `request is ${input.length} bytes but app "${name}" takes exactly msg_len = ${app.msg_len}`, { file: f.file });
+    }
+    const { SingleBar, Presets } = (await import('cli-progress')).default;
+    const bar = f.json ? undefined : new SingleBar({ stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+    bar?.start(f.count, 0);
+    let done = 0;
+    const r = await runLoad({
+      host: new URL(f.server).hostname,
+      port: app.port,
+      input,
+      count: f.count,
+      concurrency: f.concurrency,
+      window: f.window,
+      onReply: () => {
+        if (++done % 256 === 0) bar?.update(done);
+      },
+    });
+    bar?.update(done);
+    bar?.stop();
+    const errors = [...r.statuses].filter(([s]) => s !== okStatus()).reduce((n, [, c]) => n + c, 0);
+    const result = {
+      requests: r.count,
+      errors,
+      seconds: r.elapsedNs / 1e9,
+      throughput: r.count / (r.elapsedNs / 1e9),
+      p50Us: percentile(r.latencyNs, 50) / 1000,
+      p99Us: percentile(r.latencyNs, 99) / 1000,
+    };
+    print(
+      f,
+      result,
+      `${result.requests} requests (${errors} errors) in ${result.seconds.toFixed(2)} s: ${result.throughput.toFixed(0)} req/s, p50 ${fmtUs(percentile(r.latencyNs, 50))}, p99 ${fmtUs(percentile(r.latencyNs, 99))}`,
+    );
+    if (errors) process.exitCode = 1;
+  });
+}

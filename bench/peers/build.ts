@@ -1,0 +1,166 @@
+/**
+ * Builds each workload's peer artifacts into bench/peers/build/<workload>/
+ * from the same C sources as Ataru's functions, with the SDK's compiler
+ * flags (read from sdk/ataru.mk, their one source):
+ *   peer-native  the compute baseline (c/native_main.c)
+ *   peer-spawn   static binary, stdin -> stdout (c/spawn_main.c)
+ *   peer.wasm    wasm32 module (c/wasm_main.c)
+ *   kernel.elf   PVH kernel for qemu microvm (qemu/)
+ * and runs the workload's `make` so that Ataru's ELFs exist. A target that
+ * fails records its error; the others still build.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { generateDagC, functionSymbol } from './dag-c.js';
+import { buildDir, commonInclude, peersDir, repoRoot, sdkInclude } from './paths.js';
+import { missingTools, run, type Tool } from './toolchain.js';
+import type { Workload } from './workloads.js';
+
+export type Target = 'ataru' | 'native' | 'spawn' | 'wasm' | 'qemu';
+
+export interface BuildResult {
+  dir: string;
+  inputFile: string;
+  paths: Partial<Record<Target, string>>;
+  errors: Partial<Record<Target, string>>;
+}
+
+const TOOLS: Record<Target, Tool[]> = {
+  ataru: ['gcc', 'make'],
+  native: ['gcc', 'make'],
+  spawn: ['gcc', 'make'],
+  wasm: ['clang', 'wasm-ld', 'make'],
+  qemu: ['gcc', 'ld', 'make'],
+};
+
+let sdkFlags: string[] | undefined;
+
+/** ATARU_CFLAGS as sdk/ataru.mk sets them. */
+export function sdkCflags(): string[] {
+  if (!sdkFlags) {
+    mkdirSync(buildDir, { recursive: true });
+    const mk = join(buildDir, 'print-flags.mk');
+    writeFileSync(mk, `include ${join(repoRoot, 'sdk', 'ataru.mk')}\nprint-flags:\n\t@echo $(ATARU_CFLAGS)\n`);
+    sdkFlags = run('make', ['-s', '-f', mk, 'print-flags']).trim().split(/\s+/);
+  }
+  return sdkFlags;
+}
+
+/** The SDK flags that mean the same on wasm32 (no -m…, no CET). */
+function portableFlags(flags: readonly string[]): string[] {
+  return flags.filter((f) => !f.startsWith('-m') && !f.startsWith('-fcf-protection') && !f.startsWith('-W'));
+}
+
+function fnSources(w: Workload): { src: string; define?: string }[] {
+  const list: { src: string; define?: string }[] = [];
+  w.functions.forEach((f, j) => {
+    for (const src of f.sources) list.push({ src, define: `-Dentry=${functionSymbol(j)}` });
+  });
+  for (const src of w.shared?.sources ?? []) list.push({ src });
+  return list;
+}
+
+function includes(w: Workload): string[] {
+  return [...w.includes, sdkInclude, commonInclude, join(peersDir, 'c')].map((d) => `-I${d}`);
+}
+
+/** Objects for the x86-64 targets (native and spawn share them; qemu is non-PIE). */
+function compileX86(w: Workload, dir: string, kind: 'host' | 'qemu'): string[] {
+  const extra = kind === 'qemu' ? ['-fno-pie', '-fno-pic', '-mno-red-zone'] : [];
+  const objs: string[] = [];
+  const all = [...fnSources(w), { src: join(dir, 'dag.c') }];
+  if (kind === 'qemu') all.push({ src: join(peersDir, 'c', 'peer_libc.c') });
+  all.forEach(({ src, define }, i) => {
+    const obj = join(dir, `${kind}-${i}-${basename(src, '.c')}.o`);
+    run('gcc', [...sdkCflags(), ...extra, ...includes(w), ...(define ? [define] : []), '-c', src, '-o', obj]);
+    objs.push(obj);
+  });
+  return objs;
+}
+
+function attempt(res: BuildResult, t: Target, f: () => string): void {
+  const missing = missingTools(TOOLS[t]);
+  if (missing) {
+    res.errors[t] = missing;
+    return;
+  }
+  try {
+    res.paths[t] = f();
+  } catch (e) {
+    res.errors[t] = (e as Error).message;
+  }
+}
+
+export function buildWorkload(w: Workload, targets: ReadonlySet<Target>): BuildResult {
+  const dir = join(buildDir, w.id);
+  mkdirSync(dir, { recursive: true });
+  const inputFile = join(dir, 'input.bin');
+  writeFileSync(inputFile, w.input);
+  writeFileSync(join(dir, 'dag.c'), generateDagC(w));
+  const res: BuildResult = { dir, inputFile, paths: {}, errors: {} };
+  const c = (f: string) => join(peersDir, 'c', f);
+
+  if (targets.has('ataru')) {
+    attempt(res, 'ataru', () => {
+      for (const m of w.makes) run('make', ['-s', '-C', m.dir, ...m.targets]);
+      return dir;
+    });
+  }
+  let hostObjs: string[] | undefined;
+  const host = () => (hostObjs ??= compileX86(w, dir, 'host'));
+  if (targets.has('native')) {
+    attempt(res, 'native', () => {
+      const out = join(dir, 'peer-native');
+      run('gcc', ['-O2', ...includes(w), '-o', out, c('native_main.c'), ...host()]);
+      return out;
+    });
+  }
+  if (targets.has('spawn')) {
+    attempt(res, 'spawn', () => {
+      const out = join(dir, 'peer-spawn');
+      run('gcc', ['-O2', '-static', ...includes(w), '-o', out, c('spawn_main.c'), ...host()]);
+      return out;
+    });
+  }
+  if (targets.has('wasm')) {
+    attempt(res, 'wasm', () => {
+      const out = join(dir, 'peer.wasm');
+      // One clang call per source: each function gets its own entry rename.
+      const objs = [...fnSources(w), { src: join(dir, 'dag.c') }, { src: c('peer_libc.c') }, { src: c('wasm_main.c') }].map(
+        ({ src, define }, i) => {
+          const obj = join(dir, `wasm-${i}-${basename(src, '.c')}.o`);
+          run('clang', [
+            '--target=wasm32',
+            ...portableFlags(sdkCflags()),
+            '-include',
+            c('wasm_ataru.h'),
+            `-DPEER_IN_MAX=${Math.max(w.input.length, 1)}`,
+            ...includes(w),
+            ...(define ? [define] : []),
+            '-c',
+            src,
+            '-o',
+            obj,
+          ]);
+          return obj;
+        },
+      );
+      run('clang', ['--target=wasm32', '-nostdlib', '-Wl,--no-entry', '-Wl,--strip-all', '-o', out, ...objs]);
+      return out;
+    });
+  }
+  if (targets.has('qemu')) {
+    attempt(res, 'qemu', () => {
+      const out = join(dir, 'kernel.elf');
+      const q = (f: string) => join(peersDir, 'qemu', f);
+      const boot = join(dir, 'qemu-boot.o');
+      const main = join(dir, 'qemu-guest_main.o');
+      const flags = [...sdkCflags(), '-fno-pie', '-fno-pic', ...includes(w)];
+      run('gcc', [...flags, '-c', q('boot.S'), '-o', boot]);
+      run('gcc', [...flags, '-c', q('guest_main.c'), '-o', main]);
+      run('ld', ['-nostdlib', '-static', '-no-pie', '-z', 'noexecstack', '--no-warn-rwx-segments', '-T', q('kernel.ld'), '-o', out, boot, main, ...compileX86(w, dir, 'qemu')]);
+      return out;
+    });
+  }
+  return res;
+}

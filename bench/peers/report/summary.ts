@@ -1,0 +1,78 @@
+/**
+ * From per-round measurements to the figures a reader sees: medians over
+ * rounds with their p25–p75 spread, and ratios to the floor and to native.
+ */
+import type { CellResult, CellStatus } from '../measure.js';
+import { figure, type Figure } from '../stats.js';
+
+export interface Row {
+  systemId: string;
+  label: string;
+  workloadId: string;
+  status: CellStatus;
+  reason?: string;
+  p50?: Figure;
+  p99?: Figure;
+  thr1?: Figure;
+  thr2?: Figure;
+  cold?: Figure;
+  memoryBytes?: number;
+  perGiB?: number;
+  vsFloor?: number;
+  vsNative?: number;
+  requests: number;
+}
+
+export interface WorkloadTable {
+  workloadId: string;
+  label: string;
+  rows: Row[];
+}
+
+const GIB = 1024 ** 3;
+
+export function summarize(results: readonly CellResult[], labels: Record<string, string> = {}): WorkloadTable[] {
+  const rows: Row[] = results.map((r) => {
+    const mem = figure(r.memory)?.median;
+    return {
+      systemId: r.system.id,
+      label: labels[r.system.id] ?? r.system.label,
+      workloadId: r.workload.id,
+      status: r.status,
+      reason: r.reason,
+      ...(r.status === 'ok'
+        ? {
+            p50: figure(r.p50),
+            p99: figure(r.p99),
+            thr1: figure(r.thr1),
+            thr2: figure(r.thr2),
+            cold: figure(r.cold),
+            memoryBytes: mem,
+            perGiB: mem && mem > 0 ? Math.floor(GIB / mem) : undefined,
+          }
+        : {}),
+      requests: r.requests,
+    };
+  });
+  const floor = rows.find((r) => r.systemId === 'floor' && r.status === 'ok')?.p50?.median;
+  const tables: WorkloadTable[] = [];
+  for (const r of results) {
+    if (!tables.some((t) => t.workloadId === r.workload.id)) {
+      tables.push({ workloadId: r.workload.id, label: r.workload.label, rows: [] });
+    }
+  }
+  for (const t of tables) {
+    t.rows = rows.filter((r) => r.workloadId === t.workloadId);
+    // The floor is workload-independent: shown in every table.
+    const floorRow = rows.find((r) => r.systemId === 'floor');
+    if (floorRow && !t.rows.includes(floorRow)) t.rows.push({ ...floorRow, workloadId: t.workloadId });
+    const native = t.rows.find((r) => r.systemId === 'native' && r.status === 'ok')?.p50?.median;
+    for (const r of t.rows) {
+      const p50 = r.p50?.median;
+      if (p50 === undefined) continue;
+      if (floor) r.vsFloor = p50 / floor;
+      if (native) r.vsNative = p50 / native;
+    }
+  }
+  return tables;
+}

@@ -1,0 +1,29 @@
+{
+  "targets": [
+    {
+      "target_name": "ataru",
+      "sources": [
+        "native/addon.cc",
+        "native/cpu.c",
+        "native/elf.c",
+        "native/fault.c",
+        "native/instance.c",
+        "native/loader.c",
+        "native/mem.c",
+        "native/reset.c",
+        "native/util.c",
+        "native/vcpu.c"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "common",
+        "native"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags": ["-O2", "-pthread", "-Wall", "-Wextra"],
+      "cflags_c": ["-std=gnu11"],
+      "cflags_cc": ["-std=c++17"],
+      "ldflags": ["-pthread", "-lrt"]
+    }
+  ]
+}

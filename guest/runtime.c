@@ -1,0 +1,137 @@
+/*
+ * runtime.c — the in-VM DAG scheduler (CPL3, no OS).
+ *
+ * vCPU 0 runs runtime_main once per request: it resets the per-node state
+ * from the read-only config, pushes every parentless node and runs ready
+ * nodes until all are finished. Worker vCPUs (woken by the host only when
+ * spreading pays) run runtime_worker: they take nodes from the same ready
+ * queue until vCPU 0 declares the request done. All shared state lives in
+ * the mailbox and is updated with `lock`-prefixed atomics.
+ *
+ * The ready queue holds each node at most once per request, so it is a
+ * plain array with two counters and no wrap-around: a producer claims a
+ * slot with fetch-add and then stores the node id; a consumer claims a slot
+ * with compare-exchange and waits for the id to appear (ATARU_NO_NODE marks
+ * a claimed-but-unwritten slot).
+ */
+#include "ataru_abi.h"
+
+#define MB  ((struct ataru_mailbox *)ATARU_MAILBOX_BASE)
+#define CFG ((const struct ataru_config *)ATARU_CONFIG_BASE)
+
+typedef long (*entry_fn)(const void *in, void *out, uint64_t node_id,
+                         uint64_t in_len, uint64_t out_cap);
+
+static inline uint64_t rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+
+static void push(uint32_t node) {
+  uint32_t slot = __atomic_fetch_add(&MB->ready_tail, 1, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&MB->ready[slot], node, __ATOMIC_RELEASE);
+}
+
+/* A ready node, or ATARU_NO_NODE when none is ready right now. */
+static uint32_t pop(void) {
+  uint32_t head = __atomic_load_n(&MB->ready_head, __ATOMIC_ACQUIRE);
+  for (;;) {
+    if (head >= __atomic_load_n(&MB->ready_tail, __ATOMIC_ACQUIRE)) return ATARU_NO_NODE;
+    if (__atomic_compare_exchange_n(&MB->ready_head, &head, head + 1, 0,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+      break;
+  }
+  uint32_t node;
+  while ((node = __atomic_load_n(&MB->ready[head], __ATOMIC_ACQUIRE)) == ATARU_NO_NODE)
+    cpu_relax();
+  return node;
+}
+
+/* in_len as documented in sdk/include/ataru.h. */
+static uint64_t input_length(const struct ataru_node_config *c) {
+  uint64_t room = CFG->shm_size - c->inp_off;
+  if (c->input_parent != ATARU_NO_NODE) {
+    int64_t ret = MB->node[c->input_parent].ret;
+    return ret < 0 ? 0 : (uint64_t)ret < room ? (uint64_t)ret : room;
+  }
+  if (c->inp_off == 0) return MB->in_len < room ? MB->in_len : room;
+  return room;
+}
+
+static void run_node(uint32_t k, uint32_t vcpu) {
+  const struct ataru_node_config *c = &CFG->node[k];
+  struct ataru_node_result *r = &MB->node[k];
+  r->vcpu = vcpu;
+  if (__atomic_load_n(&MB->failed, __ATOMIC_ACQUIRE)) {
+    r->state = ATARU_NODE_SKIPPED;
+  } else {
+    uint64_t id = MB->node_id_override == ATARU_NODE_ID_DEFAULT ? k : MB->node_id_override;
+    uint8_t *shm = (uint8_t *)CFG->shm_base;
+    r->state = ATARU_NODE_RUNNING;
+    r->tsc_start = rdtsc();
+    /* Set after tsc_start: the host's node-timeout check reads both. */
+    __atomic_store_n(&MB->current_node[vcpu], k, __ATOMIC_RELEASE);
+    long ret = ((entry_fn)c->entry)(shm + c->inp_off, shm + c->out_off, id,
+                                    input_length(c), CFG->shm_size - c->out_off);
+    r->tsc_end = rdtsc();
+    __atomic_store_n(&MB->current_node[vcpu], ATARU_NO_NODE, __ATOMIC_RELEASE);
+    r->ret = ret;
+    if (ret < 0) {
+      uint32_t none = ATARU_NO_NODE;
+      __atomic_compare_exchange_n(&MB->failed_node, &none, k, 0, __ATOMIC_SEQ_CST,
+                                  __ATOMIC_RELAXED);
+      MB->status = ATARU_STATUS_FUNCTION_ERROR;
+      __atomic_store_n(&MB->failed, 1, __ATOMIC_RELEASE);
+      r->state = ATARU_NODE_FAILED;
+    } else {
+      r->state = ATARU_NODE_DONE;
+    }
+  }
+  /* Children of a failed or skipped node still run through the queue, as
+   * SKIPPED, so every node is accounted for and `finished` reaches n. */
+  for (uint32_t e = c->child_first; e < c->child_end; e++) {
+    uint32_t child = CFG->children[e];
+    if (__atomic_sub_fetch(&MB->pending[child], 1, __ATOMIC_SEQ_CST) == 0) push(child);
+  }
+  __atomic_add_fetch(&MB->finished, 1, __ATOMIC_SEQ_CST);
+}
+
+static void exit_floor_loop(void) {
+  for (;;) __asm__ volatile("outb %%al, %0" ::"i"(ATARU_PORT_DONE) : "memory");
+}
+
+void runtime_main(void) {
+  struct ataru_mailbox *mb = MB;
+  if (mb->exit_floor) exit_floor_loop();
+  uint32_t n = CFG->num_nodes;
+  for (uint32_t k = 0; k < n; k++) {
+    mb->pending[k] = CFG->node[k].in_count;
+    mb->ready[k] = ATARU_NO_NODE;
+    mb->node[k].state = ATARU_NODE_WAITING;
+    mb->node[k].ret = 0;
+    mb->node[k].tsc_start = mb->node[k].tsc_end = 0;
+  }
+  mb->tsc_start = rdtsc();
+  for (uint32_t i = 0; i < CFG->num_roots; i++) push(CFG->roots[i]);
+  while (__atomic_load_n(&mb->finished, __ATOMIC_ACQUIRE) < n) {
+    uint32_t k = pop();
+    if (k != ATARU_NO_NODE) run_node(k, 0);
+    else cpu_relax();
+  }
+  mb->tsc_end = rdtsc();
+  __atomic_store_n(&mb->request_done, 1, __ATOMIC_RELEASE);
+}
+
+void runtime_worker(void) {
+  uint64_t rsp;
+  __asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
+  uint32_t vcpu = (uint32_t)ataru_vcpu_info_at(rsp)->vcpu;
+  while (!__atomic_load_n(&MB->request_done, __ATOMIC_ACQUIRE)) {
+    uint32_t k = pop();
+    if (k != ATARU_NO_NODE) run_node(k, vcpu);
+    else cpu_relax();
+  }
+}

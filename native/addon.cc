@@ -1,0 +1,544 @@
+// addon.cc — the N-API binding over native/ataru_core.h. It only moves data
+// across the boundary; policy (pools, queues, errors, rate limits) lives in
+// src/runtime/. Per request: one promise, one submit, and one threadsafe-
+// function call when the vCPU thread completes it (nothing per VM exit).
+#include <napi.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "ataru_core.h"
+#include "loader.h"
+}
+
+namespace {
+
+// Outputs up to this size are copied into a V8-owned Buffer; larger ones are
+// handed over as external memory (no second copy).
+constexpr size_t kCopyLimit = 16 * 1024;
+
+const napi_type_tag kHandleTag = {0x41544152555f494eull, 0x5354414e43455f31ull};
+
+struct AddonData;
+
+// One native instance as JS sees it. Freed only through a kFree message on
+// the threadsafe function: it is queued after every log line the instance
+// sent, so no queued message can outlive its handle.
+struct Handle {
+  AddonData *data = nullptr;
+  ataru_instance *inst = nullptr;
+  std::vector<uint32_t> sinks;          // nodes without children, in order
+  Napi::FunctionReference on_log;
+  uint32_t inflight = 0;                // main thread only
+  bool destroy_requested = false;
+  bool destroy_started = false;
+  bool js_gone = false;                 // the JS External was collected
+  std::vector<Napi::Promise::Deferred> destroy_waiters;
+};
+
+enum class MsgKind { kDone, kLog, kFree };
+
+// A message from a vCPU thread (or the main thread, kFree) to JS.
+struct Msg {
+  Msg(MsgKind k, Handle *handle) : kind(k), h(handle) {}
+  MsgKind kind;
+  Handle *h;
+  // kDone
+  Napi::Promise::Deferred *deferred = nullptr;
+  uint32_t status = 0, failed_node = ATARU_NO_NODE, num_nodes = 0, workers_used = 0;
+  std::string message;                  // also the log text
+  uint8_t *output = nullptr;            // malloc'd copy
+  size_t output_len = 0;
+  int64_t node_ret[ATARU_MAX_NODES];
+  uint64_t node_ns[ATARU_MAX_NODES];
+  uint64_t dag_ns = 0, run_ns = 0;
+  // kLog
+  uint32_t node = 0;
+};
+
+void CallJs(Napi::Env env, Napi::Function, AddonData *data, Msg *msg);
+using Tsfn = Napi::TypedThreadSafeFunction<AddonData, Msg, CallJs>;
+
+struct AddonData {
+  Tsfn tsfn;
+  uint32_t inflight = 0;                // all instances; the TSFN holds the loop only while > 0
+};
+
+void Post(Handle *h, Msg *m) {
+  if (h->data->tsfn.NonBlockingCall(m) != napi_ok) {
+    // Only while the environment shuts down: nobody is left to tell.
+    std::free(m->output);
+    delete m;
+  }
+}
+
+// ---- callbacks from the core (vCPU threads) ----
+
+extern "C" void OnDone(void *ctx, ataru_result *res) {
+  Msg *m = static_cast<Msg *>(ctx);
+  m->status = res->status;
+  m->failed_node = res->failed_node;
+  m->num_nodes = res->num_nodes > ATARU_MAX_NODES ? ATARU_MAX_NODES : res->num_nodes;
+  m->workers_used = res->workers_used;
+  if (res->status != ATARU_STATUS_OK)
+    m->message.assign(res->message, strnlen(res->message, sizeof res->message));
+  if (res->output_len) {
+    m->output = static_cast<uint8_t *>(std::malloc(res->output_len));
+    if (m->output) {
+      std::memcpy(m->output, res->output, res->output_len);
+      m->output_len = res->output_len;
+    }
+  }
+  std::memcpy(m->node_ret, res->node_ret, m->num_nodes * sizeof(int64_t));
+  std::memcpy(m->node_ns, res->node_ns, m->num_nodes * sizeof(uint64_t));
+  m->dag_ns = res->dag_ns;
+  m->run_ns = res->run_ns;
+  Post(m->h, m);
+}
+
+extern "C" void OnLog(void *ctx, uint32_t node, const char *text, size_t len) {
+  Handle *h = static_cast<Handle *>(ctx);
+  Msg *m = new Msg(MsgKind::kLog, h);
+  m->node = node;
+  m->message.assign(text, len > ATARU_LOG_MAX ? ATARU_LOG_MAX : len);
+  Post(h, m);
+}
+
+// ---- main thread ----
+
+void Hold(AddonData *d, Napi::Env env) {
+  if (d->inflight++ == 0) d->tsfn.Ref(env);
+}
+
+void Unhold(AddonData *d, Napi::Env env) {
+  if (--d->inflight == 0) d->tsfn.Unref(env);
+}
+
+void PostFree(Handle *h) { Post(h, new Msg(MsgKind::kFree, h)); }
+
+class DestroyWorker : public Napi::AsyncWorker {
+ public:
+  DestroyWorker(Napi::Env env, Handle *h) : Napi::AsyncWorker(env, "ataru.destroy"), h_(h) {}
+  void Execute() override { ataru_instance_destroy(h_->inst); }
+  void OnOK() override {
+    h_->inst = nullptr;
+    for (auto &d : h_->destroy_waiters) d.Resolve(Env().Undefined());
+    h_->destroy_waiters.clear();
+    h_->on_log.Reset();
+    if (h_->js_gone) PostFree(h_);
+  }
+
+ private:
+  Handle *h_;
+};
+
+void StartDestroy(Napi::Env env, Handle *h) {
+  h->destroy_started = true;
+  (new DestroyWorker(env, h))->Queue();
+}
+
+Napi::Object MakeResult(Napi::Env env, Handle *h, Msg *m) {
+  Napi::Object r = Napi::Object::New(env);
+  Napi::Buffer<uint8_t> out;
+  if (m->output_len > kCopyLimit) {
+    out = Napi::Buffer<uint8_t>::New(env, m->output, m->output_len,
+                                     [](Napi::Env, uint8_t *p) { std::free(p); });
+    m->output = nullptr;
+  } else {
+    out = Napi::Buffer<uint8_t>::Copy(env, m->output ? m->output : reinterpret_cast<const uint8_t *>(""),
+                                      m->output_len);
+  }
+  r.Set("output", out);
+  Napi::Array sink_lengths = Napi::Array::New(env, h->sinks.size());
+  for (uint32_t i = 0; i < h->sinks.size(); i++) {
+    uint32_t k = h->sinks[i];
+    int64_t len = (m->status == ATARU_STATUS_OK && k < m->num_nodes && m->node_ret[k] > 0) ? m->node_ret[k] : 0;
+    sink_lengths[i] = Napi::Number::New(env, static_cast<double>(len));
+  }
+  r.Set("sinkLengths", sink_lengths);
+  Napi::Array node_ret = Napi::Array::New(env, m->num_nodes);
+  Napi::Array node_ns = Napi::Array::New(env, m->num_nodes);
+  for (uint32_t k = 0; k < m->num_nodes; k++) {
+    node_ret[k] = Napi::Number::New(env, static_cast<double>(m->node_ret[k]));
+    node_ns[k] = Napi::Number::New(env, static_cast<double>(m->node_ns[k]));
+  }
+  r.Set("nodeRet", node_ret);
+  r.Set("nodeNs", node_ns);
+  r.Set("dagNs", Napi::Number::New(env, static_cast<double>(m->dag_ns)));
+  r.Set("runNs", Napi::Number::New(env, static_cast<double>(m->run_ns)));
+  r.Set("status", Napi::Number::New(env, m->status));
+  r.Set("failedNode", Napi::Number::New(env, m->failed_node));
+  r.Set("workersUsed", Napi::Number::New(env, m->workers_used));
+  r.Set("message", Napi::String::New(env, m->message));
+  return r;
+}
+
+void CallJs(Napi::Env env, Napi::Function, AddonData *data, Msg *m) {
+  if (env == nullptr) {  // environment torn down: just free
+    if (m->kind == MsgKind::kDone) delete m->deferred;
+    std::free(m->output);
+    delete m;
+    return;
+  }
+  Handle *h = m->h;
+  switch (m->kind) {
+    case MsgKind::kDone: {
+      Napi::HandleScope scope(env);
+      m->deferred->Resolve(MakeResult(env, h, m));
+      delete m->deferred;
+      h->inflight--;
+      Unhold(data, env);
+      if (h->inflight == 0 && (h->destroy_requested || h->js_gone) && !h->destroy_started)
+        StartDestroy(env, h);
+      break;
+    }
+    case MsgKind::kLog:
+      if (!h->on_log.IsEmpty()) {
+        Napi::HandleScope scope(env);
+        h->on_log.Call({Napi::Number::New(env, m->node), Napi::String::New(env, m->message)});
+      }
+      break;
+    case MsgKind::kFree:
+      delete h;
+      break;
+  }
+  std::free(m->output);
+  delete m;
+}
+
+Napi::Value Fail(Napi::Env env, const char *what) {
+  Napi::TypeError::New(env, what).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Handle *GetHandle(const Napi::Value &v) {
+  if (!v.IsExternal()) return nullptr;
+  Napi::External<Handle> ext = v.As<Napi::External<Handle>>();
+  if (!ext.CheckTypeTag(&kHandleTag)) return nullptr;
+  return ext.Data();
+}
+
+// The spec, copied out of JS so the worker thread owns everything it reads.
+struct OwnedSpec {
+  std::string runtime_path, shared_path;
+  std::vector<std::string> names, paths;
+  std::vector<ataru_node_spec> nodes;
+  std::vector<uint16_t> edges;
+  ataru_app_spec spec{};
+};
+
+double NumberField(const Napi::Object &o, const char *key, double dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+}
+
+std::string StringField(const Napi::Object &o, const char *key) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+class CreateWorker : public Napi::AsyncWorker {
+ public:
+  CreateWorker(Napi::Env env, OwnedSpec *spec, Handle *h)
+      : Napi::AsyncWorker(env, "ataru.create"), spec_(spec), h_(h), deferred_(Napi::Promise::Deferred::New(env)) {}
+  ~CreateWorker() override { delete spec_; }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    char err[512] = "";
+    h_->inst = ataru_instance_create(&spec_->spec, err, sizeof err);
+    if (!h_->inst) SetError(err[0] ? err : "instance creation failed");
+  }
+  void OnOK() override {
+    Napi::External<Handle> ext = Napi::External<Handle>::New(Env(), h_, [](Napi::Env env, Handle *h) {
+      // Collected without destroy(): free it now (a backstop against leaks).
+      h->js_gone = true;
+      if (h->inst && h->inflight == 0 && !h->destroy_started) {
+        ataru_instance_destroy(h->inst);
+        h->inst = nullptr;
+        PostFree(h);
+      } else if (!h->inst && h->destroy_started) {
+        PostFree(h);
+      }
+      (void)env;
+    });
+    ext.TypeTag(&kHandleTag);
+    deferred_.Resolve(ext);
+  }
+  void OnError(const Napi::Error &e) override {
+    // No instance exists, so the core never calls log_fn for it again.
+    PostFree(h_);
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  OwnedSpec *spec_;
+  Handle *h_;
+  Napi::Promise::Deferred deferred_;
+};
+
+// createInstance({ runtimePath, sharedPath?, nodes: [{ name, path, inpOff,
+//   outOff, timeoutUs }], edges: number[] (from,to pairs), shmSize,
+//   stackSize, vcpus, timeoutUs, keepState, onLog?(node, text) }) -> Promise<handle>
+Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) return Fail(env, "createInstance: spec object expected");
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Value nodes_v = o.Get("nodes");
+  if (!nodes_v.IsArray()) return Fail(env, "createInstance: spec.nodes must be an array");
+  Napi::Array nodes = nodes_v.As<Napi::Array>();
+  uint32_t n = nodes.Length();
+  if (n == 0 || n > ATARU_MAX_NODES) return Fail(env, "createInstance: bad number of nodes");
+
+  auto *s = new OwnedSpec();
+  s->runtime_path = StringField(o, "runtimePath");
+  s->shared_path = StringField(o, "sharedPath");
+  s->names.resize(n);
+  s->paths.resize(n);
+  s->nodes.resize(n);
+  for (uint32_t k = 0; k < n; k++) {
+    Napi::Value nv = nodes.Get(k);
+    if (!nv.IsObject()) {
+      delete s;
+      return Fail(env, "createInstance: spec.nodes[k] must be objects");
+    }
+    Napi::Object no = nv.As<Napi::Object>();
+    s->names[k] = StringField(no, "name");
+    s->paths[k] = StringField(no, "path");
+    s->nodes[k].inp_off = static_cast<uint64_t>(NumberField(no, "inpOff", 0));
+    s->nodes[k].out_off = static_cast<uint64_t>(NumberField(no, "outOff", 0));
+    s->nodes[k].timeout_us = static_cast<uint64_t>(NumberField(no, "timeoutUs", 0));
+  }
+  for (uint32_t k = 0; k < n; k++) {  // after the vectors stopped growing
+    s->nodes[k].name = s->names[k].c_str();
+    s->nodes[k].path = s->paths[k].c_str();
+  }
+  Napi::Value edges_v = o.Get("edges");
+  if (edges_v.IsArray()) {
+    Napi::Array edges = edges_v.As<Napi::Array>();
+    if (edges.Length() % 2 != 0 || edges.Length() / 2 > ATARU_MAX_EDGES) {
+      delete s;
+      return Fail(env, "createInstance: spec.edges must hold (from, to) pairs");
+    }
+    for (uint32_t i = 0; i < edges.Length(); i++) {
+      Napi::Value e = edges.Get(i);
+      double v = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+      if (!(v >= 0 && v < n)) {
+        delete s;
+        return Fail(env, "createInstance: edge endpoint out of range");
+      }
+      s->edges.push_back(static_cast<uint16_t>(v));
+    }
+  }
+
+  auto *h = new Handle();
+  h->data = env.GetInstanceData<AddonData>();
+  std::vector<bool> has_child(n, false);
+  for (size_t i = 0; i + 1 < s->edges.size(); i += 2) has_child[s->edges[i]] = true;
+  for (uint32_t k = 0; k < n; k++)
+    if (!has_child[k]) h->sinks.push_back(k);
+  Napi::Value on_log = o.Get("onLog");
+  if (on_log.IsFunction()) h->on_log = Napi::Persistent(on_log.As<Napi::Function>());
+
+  ataru_app_spec &a = s->spec;
+  a.runtime_path = s->runtime_path.c_str();
+  a.shared_path = s->shared_path.empty() ? nullptr : s->shared_path.c_str();
+  a.num_nodes = n;
+  a.nodes = s->nodes.data();
+  a.num_edges = static_cast<uint32_t>(s->edges.size() / 2);
+  a.edges = s->edges.data();
+  a.shm_size = static_cast<uint64_t>(NumberField(o, "shmSize", 0));
+  a.stack_size = static_cast<uint64_t>(NumberField(o, "stackSize", 0));
+  a.vcpus = static_cast<uint32_t>(NumberField(o, "vcpus", 1));
+  a.timeout_us = static_cast<uint64_t>(NumberField(o, "timeoutUs", 0));
+  a.keep_state = o.Get("keepState").ToBoolean().Value() ? 1 : 0;
+  a.log_fn = OnLog;
+  a.log_ctx = h;
+
+  auto *w = new CreateWorker(env, s, h);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// run(handle, input, nodeIdOverride?: bigint) -> Promise<result>
+Napi::Value Run(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Handle *h = GetHandle(info[0]);
+  if (!h) return Fail(env, "run: not an instance handle");
+  if (!h->inst || h->destroy_requested || h->js_gone) return Fail(env, "run: instance destroyed");
+  if (!info[1].IsTypedArray()) return Fail(env, "run: input must be a Buffer");
+  Napi::Uint8Array input = info[1].As<Napi::Uint8Array>();
+  uint64_t node_id = ATARU_NODE_ID_DEFAULT;
+  if (info.Length() > 2 && info[2].IsBigInt()) {
+    bool lossless = false;
+    node_id = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) return Fail(env, "run: nodeIdOverride must fit in 64 bits unsigned");
+  }
+  auto *deferred = new Napi::Promise::Deferred(env);
+  Napi::Promise p = deferred->Promise();
+  Msg *m = new Msg(MsgKind::kDone, h);
+  m->deferred = deferred;
+  if (ataru_instance_submit(h->inst, input.Data(), input.ByteLength(), node_id, OnDone, m) != 0) {
+    delete m;
+    Napi::Error e = Napi::Error::New(env, "instance busy");
+    e.Set("status", Napi::Number::New(env, ATARU_STATUS_BUSY));
+    deferred->Reject(e.Value());
+    delete deferred;
+    return p;
+  }
+  h->inflight++;
+  Hold(h->data, env);
+  return p;
+}
+
+// destroy(handle) -> Promise<void>: after the in-flight requests complete.
+Napi::Value Destroy(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Handle *h = GetHandle(info[0]);
+  if (!h) return Fail(env, "destroy: not an instance handle");
+  Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+  if (!h->inst) {
+    d.Resolve(env.Undefined());
+    return d.Promise();
+  }
+  h->destroy_waiters.push_back(d);
+  h->destroy_requested = true;
+  if (h->inflight == 0 && !h->destroy_started) StartDestroy(env, h);
+  return d.Promise();
+}
+
+Napi::Value Memory(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Handle *h = GetHandle(info[0]);
+  if (!h || !h->inst) return Fail(env, "memory: no live instance");
+  uint64_t priv = 0, pss = 0;
+  ataru_instance_memory(h->inst, &priv, &pss);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("privateBytes", Napi::Number::New(env, static_cast<double>(priv)));
+  r.Set("pssBytes", Napi::Number::New(env, static_cast<double>(pss)));
+  return r;
+}
+
+Napi::Value ColdStartNs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Handle *h = GetHandle(info[0]);
+  if (!h || !h->inst) return Fail(env, "coldStartNs: no live instance");
+  return Napi::Number::New(env, static_cast<double>(ataru_instance_create_ns(h->inst)));
+}
+
+class ExitFloorWorker : public Napi::AsyncWorker {
+ public:
+  ExitFloorWorker(Napi::Env env, Handle *h, uint32_t n)
+      : Napi::AsyncWorker(env, "ataru.exitFloor"), h_(h), n_(n), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    if (ataru_instance_exit_floor(h_->inst, n_, &ns_) != 0) SetError("exit floor measurement failed");
+  }
+  void OnOK() override {
+    Done();
+    deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(ns_)));
+  }
+  void OnError(const Napi::Error &e) override {
+    Done();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Handle *h_;
+  uint32_t n_;
+  uint64_t ns_ = 0;
+  Napi::Promise::Deferred deferred_;
+
+  void Done() {
+    if (--h_->inflight == 0 && (h_->destroy_requested || h_->js_gone) && !h_->destroy_started)
+      StartDestroy(Env(), h_);
+  }
+};
+
+// exitFloor(handle, n) -> Promise<median ns>. Counts as in-flight work so
+// destroy() waits for it.
+Napi::Value ExitFloor(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Handle *h = GetHandle(info[0]);
+  if (!h || !h->inst || h->destroy_requested) return Fail(env, "exitFloor: no live instance");
+  uint32_t n = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 1000;
+  auto *w = new ExitFloorWorker(env, h, n);
+  Napi::Promise p = w->Promise();
+  h->inflight++;
+  w->Queue();
+  return p;
+}
+
+// validateElf(buf, kind) -> null | message
+Napi::Value ValidateElf(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || !info[1].IsString()) return Fail(env, "validateElf(buf, kind)");
+  Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
+  std::string kind = info[1].As<Napi::String>().Utf8Value();
+  int k;
+  if (kind == "runtime") k = 0;
+  else if (kind == "shared") k = 1;
+  else if (kind == "function") k = 2;
+  else if (kind == "library") k = 3;
+  else return Fail(env, "validateElf: kind must be function, shared, library or runtime");
+  char err[512] = "";
+  if (ataru_elf_validate(buf.Data(), buf.ByteLength(), k, err, sizeof err) == 0) return env.Null();
+  return Napi::String::New(env, err[0] ? err : "invalid ELF");
+}
+
+Napi::Object Constants(Napi::Env env) {
+  Napi::Object c = Napi::Object::New(env);
+  Napi::Object status = Napi::Object::New(env);
+  Napi::Object status_text = Napi::Object::New(env);
+#define ATARU_X(name, val, text)                     \
+  status.Set(#name, Napi::Number::New(env, val));   \
+  status_text.Set(#name, Napi::String::New(env, text));
+  ATARU_STATUS_LIST(ATARU_X)
+#undef ATARU_X
+  c.Set("status", status);
+  c.Set("statusText", status_text);
+
+  Napi::Object node_state = Napi::Object::New(env);
+  node_state.Set("WAITING", ATARU_NODE_WAITING);
+  node_state.Set("RUNNING", ATARU_NODE_RUNNING);
+  node_state.Set("DONE", ATARU_NODE_DONE);
+  node_state.Set("FAILED", ATARU_NODE_FAILED);
+  node_state.Set("SKIPPED", ATARU_NODE_SKIPPED);
+  c.Set("nodeState", node_state);
+
+  Napi::Object layout = Napi::Object::New(env);
+#define ATARU_L(name) layout.Set(#name, Napi::Number::New(env, static_cast<double>(ATARU_##name)));
+  ATARU_L(PAGE_SIZE) ATARU_L(NULL_GUARD_END) ATARU_L(SYSCALL_TRAP) ATARU_L(SYS_BASE) ATARU_L(SYS_SIZE)
+  ATARU_L(MAILBOX_BASE) ATARU_L(MAILBOX_SIZE) ATARU_L(CONFIG_BASE) ATARU_L(CONFIG_SIZE)
+  ATARU_L(RUNTIME_BASE) ATARU_L(RUNTIME_MAX) ATARU_L(STACKS_BASE) ATARU_L(STACK_SLOT)
+  ATARU_L(STACK_DEFAULT) ATARU_L(SHM_BASE) ATARU_L(SHM_DEFAULT) ATARU_L(SHM_MAX)
+  ATARU_L(SHARED_IMAGE_BASE) ATARU_L(IMAGES_BASE) ATARU_L(IMAGE_ALIGN) ATARU_L(MAX_VCPUS)
+  ATARU_L(MAX_NODES) ATARU_L(MAX_EDGES) ATARU_L(LOG_MAX) ATARU_L(NO_NODE)
+#undef ATARU_L
+  layout.Set("NODE_ID_DEFAULT", Napi::BigInt::New(env, static_cast<uint64_t>(ATARU_NODE_ID_DEFAULT)));
+  c.Set("layout", layout);
+  return c;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto *data = new AddonData();
+  data->tsfn = Tsfn::New(env, "ataru.completion", 0, 1, data);
+  data->tsfn.Unref(env);
+  env.SetInstanceData<AddonData>(data);
+  exports.Set("createInstance", Napi::Function::New(env, CreateInstance, "createInstance"));
+  exports.Set("run", Napi::Function::New(env, Run, "run"));
+  exports.Set("destroy", Napi::Function::New(env, Destroy, "destroy"));
+  exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
+  exports.Set("coldStartNs", Napi::Function::New(env, ColdStartNs, "coldStartNs"));
+  exports.Set("exitFloor", Napi::Function::New(env, ExitFloor, "exitFloor"));
+  exports.Set("validateElf", Napi::Function::New(env, ValidateElf, "validateElf"));
+  exports.Set("constants", Constants(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ataru, Init)

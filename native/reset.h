@@ -1,0 +1,35 @@
+/*
+ * reset.h — the clean state of an instance: a sparse snapshot of guest
+ * memory taken after loading, and the dirty-page reset that brings guest
+ * memory back to it after a request.
+ */
+#ifndef ATARU_RESET_H
+#define ATARU_RESET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ataru_snapshot {
+  uint8_t *arena;       /* guest-physical memory (host address)          */
+  uint64_t npages;
+  uint32_t *page;       /* per guest page: 0 = zero page, else 1 + index into data */
+  uint8_t *data;        /* copies of the non-zero pages (own mapping, for smaps) */
+  size_t data_len;
+  uint64_t *bitmap;     /* KVM_GET_DIRTY_LOG buffer                      */
+  size_t bitmap_len;
+} ataru_snapshot;
+
+/* Copies the non-zero pages of arena[0, bytes). */
+int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, char *err,
+                        size_t errlen);
+void ataru_snapshot_free(ataru_snapshot *s);
+
+/* Restores guest-physical [gpa, gpa+len) (what the host itself wrote:
+ * KVM's dirty log does not see host writes). */
+void ataru_snapshot_restore(ataru_snapshot *s, uint64_t gpa, uint64_t len);
+
+/* Fetches (and clears) the dirty log of memslot `slot` and restores every
+ * page the guest wrote. Returns the number of pages restored, or -1. */
+long ataru_snapshot_reset_dirty(ataru_snapshot *s, int vm_fd, uint32_t slot);
+
+#endif

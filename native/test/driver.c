@@ -1,0 +1,554 @@
+/*
+ * driver.c — conformance driver for the KVM core (native/ataru_core.h).
+ *
+ * The same static binary runs on this machine's /dev/kvm (kvm_pvm) and inside
+ * the hardware-style rig (kvm_amd under QEMU, scripts/rig/run.sh), and checks
+ * the same observable results on both: docs/platform-differences.md lists
+ * what differs underneath and how the core hides it.
+ *
+ *   driver --runtime guest/runtime.elf --fixtures test/fixtures/functions/build
+ *          [--only name[,name...]] [--verbose]
+ *   driver --list      the case names, one a line
+ *
+ * One line per case: `ok <name>` or `FAIL <name>: <why>`, then
+ * `N passed, N failed`; exit status 1 on any failure, 2 on bad usage.
+ * Known answers are computed here, never taken from the VM.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../ataru_core.h"
+
+static const char *runtime_path, *fixtures_dir, *only;
+static int verbose, list_only;
+static int passed, failed;
+
+/* ------------------------------------------------------------------ */
+/* Reporting                                                           */
+/* ------------------------------------------------------------------ */
+
+/* A case: returns NULL on success or a static/heap message on failure. */
+typedef const char *(*case_fn)(void);
+
+static char why[1024];
+
+__attribute__((format(printf, 1, 2))) static const char *failf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  return why;
+}
+
+static int selected(const char *name) {
+  if (!only) return 1;
+  size_t n = strlen(name);
+  for (const char *p = only; *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (len == n && !strncmp(p, name, n)) return 1;
+    if (!e) break;
+    p = e + 1;
+  }
+  return 0;
+}
+
+static void run_case(const char *name, case_fn fn) {
+  if (!selected(name)) return;
+  if (list_only) {
+    printf("%s\n", name);
+    return;
+  }
+  why[0] = 0;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  const char *err = fn();
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+  if (err) {
+    printf("FAIL %s: %s\n", name, err);
+    failed++;
+  } else {
+    if (verbose) printf("ok %s (%.1f ms)\n", name, ms);
+    else printf("ok %s\n", name);
+    passed++;
+  }
+  fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ */
+/* Building apps                                                       */
+/* ------------------------------------------------------------------ */
+
+static char *fixture(const char *name) {
+  static char paths[32][512];
+  static int next;
+  char *p = paths[next++ % 32];
+  snprintf(p, 512, "%s/%s.elf", fixtures_dir, name);
+  return p;
+}
+
+struct log_capture {
+  int count;
+  uint32_t node;
+  char text[ATARU_LOG_MAX + 1];
+};
+
+static void capture_log(void *ctx, uint32_t node, const char *msg, size_t len) {
+  struct log_capture *c = ctx;
+  c->count++;
+  c->node = node;
+  if (len > ATARU_LOG_MAX) len = ATARU_LOG_MAX;
+  memcpy(c->text, msg, len);
+  c->text[len] = 0;
+}
+
+static ataru_app_spec app1(ataru_node_spec *node, const char *fn) {
+  memset(node, 0, sizeof *node);
+  node->name = fn;
+  node->path = fixture(fn);
+  node->inp_off = 0;
+  node->out_off = 0x10000;
+  ataru_app_spec s = {0};
+  s.runtime_path = runtime_path;
+  s.num_nodes = 1;
+  s.nodes = node;
+  s.vcpus = 1;
+  s.timeout_us = 5 * 1000 * 1000;  /* a hang must not hang the driver */
+  return s;
+}
+
+static ataru_instance *create(const ataru_app_spec *s) {
+  char err[512] = "";
+  ataru_instance *in = ataru_instance_create(s, err, sizeof err);
+  if (!in) failf("ataru_instance_create: %s", err);
+  return in;
+}
+
+static int run(ataru_instance *in, const void *input, size_t len, ataru_result *res) {
+  memset(res, 0, sizeof *res);
+  if (ataru_instance_run(in, input, len, ATARU_NODE_ID_DEFAULT, res) != 0) {
+    failf("ataru_instance_run returned an error");
+    return -1;
+  }
+  if (verbose)
+    printf("  status %u node %u ret %lld out %zu run %.1f us%s%s\n", res->status, res->failed_node,
+           (long long)res->node_ret[0], res->output_len, res->run_ns / 1e3,
+           res->status ? " msg: " : "", res->status ? res->message : "");
+  return 0;
+}
+
+static const char *status_name(uint32_t s) {
+  switch (s) {
+#define ATARU_X(name, val, text) case val: return #name;
+    ATARU_STATUS_LIST(ATARU_X)
+#undef ATARU_X
+  }
+  return "?";
+}
+
+/* ------------------------------------------------------------------ */
+/* Cases                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Load a function and run it; the answer is computed here. */
+static const char *case_uppercase(void) {
+  ataru_node_spec n;
+  ataru_app_spec s = app1(&n, "uppercase");
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  const char input[] = "hello, hardware-style KVM rig! 0123 {zZ}";
+  char want[sizeof input];
+  for (size_t i = 0; i < sizeof input - 1; i++)
+    want[i] = input[i] >= 'a' && input[i] <= 'z' ? input[i] - 32 : input[i];
+  ataru_result r;
+  const char *err = NULL;
+  for (int k = 0; k < 2 && !err; k++) {
+    if (run(in, input, sizeof input - 1, &r)) { err = why; break; }
+    if (r.status != ATARU_STATUS_OK) err = failf("status %s: %s", status_name(r.status), r.message);
+    else if (r.output_len != sizeof input - 1 || memcmp(r.output, want, r.output_len))
+      err = failf("output %.*s (%zu bytes), want %.*s", (int)r.output_len, (char *)r.output,
+                  r.output_len, (int)sizeof input - 1, want);
+    ataru_result_free(&r);
+  }
+  ataru_instance_destroy(in);
+  return err;
+}
+
+/* A computation long enough to be preempted by host interrupts on the way:
+ * burn's LCG, 1e6 steps (first input byte = 1). */
+static const char *case_burn(void) {
+  ataru_node_spec n;
+  ataru_app_spec s = app1(&n, "burn");
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  uint32_t x = 1;
+  for (uint32_t i = 0; i < 1000000; i++) x = x * 1664525u + 1013904223u;
+  unsigned char input = 1;
+  ataru_result r;
+  const char *err = NULL;
+  if (run(in, &input, 1, &r)) err = why;
+  else if (r.status != ATARU_STATUS_OK) err = failf("status %s: %s", status_name(r.status), r.message);
+  else if (r.output_len != 4 || memcmp(r.output, &x, 4)) err = failf("wrong LCG result");
+  if (!err || r.output) ataru_result_free(&r);
+  ataru_instance_destroy(in);
+  return err;
+}
+
+/* counter: returns 1 after every reset; keep_state: 1, 2, 3. */
+static const char *counter_case(int keep_state) {
+  ataru_node_spec n;
+  ataru_app_spec s = app1(&n, "counter");
+  s.keep_state = keep_state;
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  const char *err = NULL;
+  for (uint64_t k = 1; k <= 3 && !err; k++) {
+    ataru_result r;
+    if (run(in, "x", 1, &r)) { err = why; break; }
+    uint64_t want = keep_state ? k : 1, got = 0;
+    if (r.status != ATARU_STATUS_OK) err = failf("run %llu: status %s: %s", (unsigned long long)k, status_name(r.status), r.message);
+    else if (r.output_len != 8) err = failf("run %llu: %zu output bytes", (unsigned long long)k, r.output_len);
+    else if (memcpy(&got, r.output, 8), got != want)
+      err = failf("run %llu: counter %llu, want %llu", (unsigned long long)k, (unsigned long long)got, (unsigned long long)want);
+    ataru_result_free(&r);
+  }
+  ataru_instance_destroy(in);
+  return err;
+}
+static const char *case_reset(void) { return counter_case(0); }
+static const char *case_keep_state(void) { return counter_case(1); }
+
+/* A function error (negative return) is not a fault: FUNCTION_ERROR, node named. */
+static const char *case_function_error(void) {
+  ataru_node_spec n;
+  ataru_app_spec s = app1(&n, "neg");
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  ataru_result r;
+  const char *err = NULL;
+  if (run(in, "", 0, &r)) err = why;
+  else if (r.status != ATARU_STATUS_FUNCTION_ERROR || r.failed_node != 0 || r.node_ret[0] != -7)
+    err = failf("status %s node %u ret %lld: %s", status_name(r.status), r.failed_node,
+                (long long)r.node_ret[0], r.message);
+  ataru_result_free(&r);
+  ataru_instance_destroy(in);
+  return err;
+}
+
+/* Faults. Each must end the request as FAULT, naming the node and the
+ * cause, and do so twice in the same instance with the same message: after a
+ * fault the core puts the vCPU back to CPL3 (on hardware KVM a triple fault
+ * would have reset it to real mode, so a sloppy restore shows up here). */
+struct fault_case {
+  const char *name;        /* case name */
+  const char *fixture;
+  const char *expect[3];   /* substrings the message must contain (all) */
+};
+
+static const struct fault_case faults[] = {
+  {"fault_nullread",      "nullread",      {"page fault", "0x0", "read"}},
+  {"fault_nullwrite",     "nullwrite",     {"page fault", "0x0", "write"}},
+  {"fault_wildwrite",     "wildwrite",     {"page fault", "0x7fff0000", "write"}},
+  {"fault_writecode",     "writecode",     {"page fault", "write", NULL}},
+  {"fault_stackoverflow", "stackoverflow", {"stack overflow", NULL, NULL}},
+  {"fault_hlt",           "hlt",           {"general protection", NULL, NULL}},
+  {"fault_cli",           "cli",           {"general protection", NULL, NULL}},
+  {"fault_wrmsr",         "wrmsr",         {"general protection", NULL, NULL}},
+  {"fault_movcr3",        "movcr3",        {"general protection", NULL, NULL}},
+  {"fault_outport",       "outport",       {"0x80", NULL, NULL}},
+  {"fault_ud2",           "ud2",           {"invalid opcode", NULL, NULL}},
+  {"fault_syscall",       "syscall",       {"syscall", NULL, NULL}},
+};
+
+static const struct fault_case *current_fault;
+
+static const char *check_fault(const ataru_result *r, const struct fault_case *f, int k) {
+  if (r->status != ATARU_STATUS_FAULT)
+    return failf("run %d: status %s, want FAULT (%s)", k, status_name(r->status), r->message);
+  if (r->failed_node != 0) return failf("run %d: failed_node %u, want 0", k, r->failed_node);
+  if (!strstr(r->message, f->fixture))
+    return failf("run %d: message does not name the node \"%s\": %s", k, f->fixture, r->message);
+  for (int i = 0; i < 3 && f->expect[i]; i++)
+    if (!strcasestr(r->message, f->expect[i]))
+      return failf("run %d: message lacks \"%s\": %s", k, f->expect[i], r->message);
+  return NULL;
+}
+
+static const char *case_fault(void) {
+  const struct fault_case *f = current_fault;
+  ataru_node_spec n;
+  ataru_app_spec s = app1(&n, f->fixture);
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  const char *err = NULL;
+  char first[512] = "";
+  for (int k = 1; k <= 2 && !err; k++) {
+    ataru_result r;
+    if (run(in, "abc", 3, &r)) { err = why; break; }
+    err = check_fault(&r, f, k);
+    if (!err && k == 1) {
+      snprintf(first, sizeof first, "%s", r.message);
+      printf("  %s: %s\n", f->name, r.message);
+    }
+    if (!err && k == 2 && strcmp(first, r.message))
+      err = failf("second run differs: \"%s\" vs \"%s\"", r.message, first);
+    ataru_result_free(&r);
+  }
+  ataru_instance_destroy(in);
+  return err;
+}
+
+/* A fault in a later node: the earlier node's result is kept, the failing
+ * node is named; then a good app runs in a fresh instance of this process. */
+static const char *case_fault_then_ok(void) {
+  ataru_node_spec nodes[2] = {
+    {.name = "uppercase", .path = fixture("uppercase"), .inp_off = 0, .out_off = 0x10000},
+    {.name = "nullwrite", .path = fixture("nullwrite"), .inp_off = 0x10000, .out_off = 0x20000},
+  };
+  uint16_t edges[] = {0, 1};
+  ataru_app_spec s = {.runtime_path = runtime_path, .num_nodes = 2, .nodes = nodes,
+                      .num_edges = 1, .edges = edges, .vcpus = 1, .timeout_us = 5000000};
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  ataru_result r;
+  const char *err = NULL;
+  if (run(in, "abc", 3, &r)) err = why;
+  else if (r.status != ATARU_STATUS_FAULT || r.failed_node != 1)
+    err = failf("status %s node %u, want FAULT at node 1: %s", status_name(r.status), r.failed_node, r.message);
+  else if (r.node_ret[0] != 3)
+    err = failf("node 0 returned %lld before the fault, want 3", (long long)r.node_ret[0]);
+  ataru_result_free(&r);
+  ataru_instance_destroy(in);
+  if (err) return err;
+  /* And a good app afterwards, in a fresh instance of the same process. */
+  return case_uppercase();
+}
+
+/* Timeout kick: spin never returns; the request deadline fails it with
+ * TIMEOUT, and the instance runs the next request (timed out again). */
+static const char *case_timeout(void) {
+  ataru_node_spec n;
+  ataru_app_spec s = app1(&n, "spin");
+  s.timeout_us = 50 * 1000;
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  const char *err = NULL;
+  for (int k = 1; k <= 2 && !err; k++) {
+    ataru_result r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (run(in, "", 0, &r)) { err = why; break; }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    if (r.status != ATARU_STATUS_TIMEOUT)
+      err = failf("run %d: status %s, want TIMEOUT: %s", k, status_name(r.status), r.message);
+    else if (!strcasestr(r.message, "timeout") && !strcasestr(r.message, "timed out"))
+      err = failf("run %d: message does not say timeout: %s", k, r.message);
+    else if (ms < 45 || ms > 3000)
+      err = failf("run %d: took %.1f ms for a 50 ms deadline", k, ms);
+    else if (k == 1)
+      printf("  timeout: %s (%.1f ms)\n", r.message, ms);
+    ataru_result_free(&r);
+  }
+  ataru_instance_destroy(in);
+  return err;
+}
+
+/* A per-node timeout (node spec) fails the request as TIMEOUT naming the node. */
+static const char *case_node_timeout(void) {
+  ataru_node_spec n;
+  ataru_app_spec s = app1(&n, "spin");
+  n.timeout_us = 30 * 1000;
+  s.timeout_us = 5 * 1000 * 1000;
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  ataru_result r;
+  const char *err = NULL;
+  if (run(in, "", 0, &r)) err = why;
+  else if (r.status != ATARU_STATUS_TIMEOUT || r.failed_node != 0)
+    err = failf("status %s node %u, want TIMEOUT at node 0: %s", status_name(r.status), r.failed_node, r.message);
+  else if (!strstr(r.message, "spin"))
+    err = failf("message does not name the node: %s", r.message);
+  ataru_result_free(&r);
+  ataru_instance_destroy(in);
+  return err;
+}
+
+/* The exit protocol: a LOG exit in the middle of a request is consumed and
+ * the guest resumed; the request then ends with DONE. */
+static const char *case_log(void) {
+  ataru_node_spec n;
+  ataru_app_spec s = app1(&n, "logger");
+  struct log_capture cap = {0};
+  s.log_fn = capture_log;
+  s.log_ctx = &cap;
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  ataru_result r;
+  const char *err = NULL;
+  const char *want = "logger: node 0 got 5 bytes, hex -42%";
+  for (int k = 1; k <= 2 && !err; k++) {
+    cap.count = 0;
+    if (run(in, "12345", 5, &r)) { err = why; break; }
+    if (r.status != ATARU_STATUS_OK) err = failf("status %s: %s", status_name(r.status), r.message);
+    else if (cap.count != 1) err = failf("run %d: %d log lines, want 1", k, cap.count);
+    else if (cap.node != 0) err = failf("log from node %u, want 0", cap.node);
+    else if (strcmp(cap.text, want)) err = failf("log \"%s\", want \"%s\"", cap.text, want);
+    ataru_result_free(&r);
+  }
+  ataru_instance_destroy(in);
+  return err;
+}
+
+/* The bare exit protocol: n round trips guest `out` -> host -> guest. */
+static const char *case_exit_floor(void) {
+  ataru_node_spec n;
+  ataru_app_spec s = app1(&n, "noop");
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  uint64_t ns = 0;
+  const char *err = NULL;
+  if (ataru_instance_exit_floor(in, 50, &ns) != 0) err = failf("ataru_instance_exit_floor failed");
+  else if (ns == 0) err = failf("median 0 ns");
+  else printf("  exit round trip: %.2f us\n", ns / 1e3);
+  /* The instance still runs requests afterwards. */
+  ataru_result r;
+  if (!err) {
+    if (run(in, "", 0, &r)) err = why;
+    else if (r.status != ATARU_STATUS_OK) err = failf("after exit_floor: status %s: %s", status_name(r.status), r.message);
+    ataru_result_free(&r);
+  }
+  ataru_instance_destroy(in);
+  return err;
+}
+
+/* A diamond on two vCPUs: A = add1 -> (B = add1, C = fnv) -> D = sum of B.
+ * Sinks: D. Answers computed here. Run a few times so the core may spread
+ * B and C onto the worker. */
+static const char *case_diamond(void) {
+  ataru_node_spec nodes[4] = {
+    {.name = "A", .path = fixture("add1"), .inp_off = 0, .out_off = 0x10000},
+    {.name = "B", .path = fixture("add1"), .inp_off = 0x10000, .out_off = 0x20000},
+    {.name = "C", .path = fixture("fnv"), .inp_off = 0x10000, .out_off = 0x30000},
+    {.name = "D", .path = fixture("sum"), .inp_off = 0x20000, .out_off = 0x40000},
+  };
+  uint16_t edges[] = {0, 1, 0, 2, 1, 3, 2, 3};
+  ataru_app_spec s = {.runtime_path = runtime_path, .num_nodes = 4, .nodes = nodes,
+                      .num_edges = 4, .edges = edges, .vcpus = 2, .timeout_us = 5000000};
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  unsigned char input[200];
+  for (unsigned i = 0; i < sizeof input; i++) input[i] = (unsigned char)(i * 7 + 3);
+  uint64_t want_sum = 0, want_fnv = 0xcbf29ce484222325ull;
+  for (unsigned i = 0; i < sizeof input; i++) {
+    unsigned char a = (unsigned char)(input[i] + 1);
+    want_sum += (unsigned char)(a + 1);
+    want_fnv = (want_fnv ^ a) * 0x100000001b3ull;
+  }
+  (void)want_fnv;
+  const char *err = NULL;
+  uint32_t workers = 0;
+  for (int k = 1; k <= 5 && !err; k++) {
+    ataru_result r;
+    if (run(in, input, sizeof input, &r)) { err = why; break; }
+    uint64_t got = 0;
+    if (r.status != ATARU_STATUS_OK) err = failf("run %d: status %s: %s", k, status_name(r.status), r.message);
+    else if (r.num_nodes != 4) err = failf("num_nodes %u", r.num_nodes);
+    else if (r.node_ret[0] != 200 || r.node_ret[1] != 200 || r.node_ret[2] != 8 || r.node_ret[3] != 8)
+      err = failf("node returns %lld %lld %lld %lld", (long long)r.node_ret[0], (long long)r.node_ret[1],
+                  (long long)r.node_ret[2], (long long)r.node_ret[3]);
+    else if (r.output_len != 8) err = failf("output %zu bytes, want 8 (sink D)", r.output_len);
+    else if (memcpy(&got, r.output, 8), got != want_sum)
+      err = failf("sum %llu, want %llu", (unsigned long long)got, (unsigned long long)want_sum);
+    if (r.workers_used > workers) workers = r.workers_used;
+    ataru_result_free(&r);
+  }
+  if (!err) printf("  diamond: workers used (max) %u\n", workers);
+  ataru_instance_destroy(in);
+  return err;
+}
+
+/* Two vCPUs with real parallel work: the four middle nodes of a fan-out
+ * each burn ~1e6 steps; the core is free to wake the worker. Checks the
+ * answers, whichever vCPU ran each node. */
+static const char *case_fanout_vcpus2(void) {
+  ataru_node_spec nodes[4];
+  for (int i = 0; i < 4; i++)
+    nodes[i] = (ataru_node_spec){.name = "burn", .path = fixture("burn"), .inp_off = 0,
+                                 .out_off = 0x10000 + 0x1000 * (uint64_t)i};
+  ataru_app_spec s = {.runtime_path = runtime_path, .num_nodes = 4, .nodes = nodes,
+                      .vcpus = 2, .timeout_us = 20000000};
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  uint32_t x = 1;
+  for (uint32_t i = 0; i < 1000000; i++) x = x * 1664525u + 1013904223u;
+  unsigned char input = 1;
+  const char *err = NULL;
+  uint32_t workers = 0;
+  for (int k = 1; k <= 3 && !err; k++) {
+    ataru_result r;
+    if (run(in, &input, 1, &r)) { err = why; break; }
+    if (r.status != ATARU_STATUS_OK) err = failf("run %d: status %s: %s", k, status_name(r.status), r.message);
+    else if (r.output_len != 16) err = failf("output %zu bytes, want 16", r.output_len);
+    else
+      for (int i = 0; i < 4 && !err; i++)
+        if (memcmp(r.output + 4 * i, &x, 4)) err = failf("sink %d: wrong LCG result", i);
+    if (r.workers_used > workers) workers = r.workers_used;
+    ataru_result_free(&r);
+  }
+  if (!err) printf("  fanout: workers used (max) %u\n", workers);
+  ataru_instance_destroy(in);
+  return err;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void usage(void) {
+  fprintf(stderr, "usage: driver --runtime PATH --fixtures DIR [--only a,b] [--verbose] | --list\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--runtime") && i + 1 < argc) runtime_path = argv[++i];
+    else if (!strcmp(argv[i], "--fixtures") && i + 1 < argc) fixtures_dir = argv[++i];
+    else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+    else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) verbose = 1;
+    else if (!strcmp(argv[i], "--list")) list_only = 1;
+    else usage();
+  }
+  if (!list_only && (!runtime_path || !fixtures_dir)) usage();
+  if (!list_only && (access(runtime_path, R_OK) || access(fixtures_dir, R_OK))) {
+    fprintf(stderr, "driver: cannot read %s or %s\n", runtime_path, fixtures_dir);
+    return 2;
+  }
+
+  run_case("uppercase", case_uppercase);
+  run_case("burn", case_burn);
+  run_case("reset_counter", case_reset);
+  run_case("keep_state", case_keep_state);
+  run_case("function_error", case_function_error);
+  for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+    current_fault = &faults[i];
+    run_case(faults[i].name, case_fault);
+  }
+  run_case("fault_then_ok", case_fault_then_ok);
+  run_case("timeout", case_timeout);
+  run_case("node_timeout", case_node_timeout);
+  run_case("log", case_log);
+  run_case("exit_floor", case_exit_floor);
+  run_case("diamond_vcpus2", case_diamond);
+  run_case("fanout_vcpus2", case_fanout_vcpus2);
+
+  if (list_only) return 0;
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,112 @@
+/**
+ * The HTTP API from the client side (the CLI's deploy, ls, inspect, ...).
+ * Error replies come back as the server's AtaruError, code and location kept.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AppDefinition } from '../app/model.js';
+import { AtaruError, type ErrorCode, type ErrorLocation } from '../errors.js';
+import type { AppStats } from '../runtime/types.js';
+import { isBinaryForm, parseForServer, resolveFunctionPath } from './definition.js';
+import { functionKey, functionRefs } from './functions.js';
+
+export interface AppSummary {
+  name: string;
+  port: number;
+  msg_len: number;
+  nodes: number;
+  reply: string;
+  pktcnt: number;
+  connections: number;
+  requests: number;
+  created: string;
+}
+
+export interface AppDetail extends AppSummary {
+  definition: AppDefinition;
+  edges: { from: number; to: number; from_id: string; to_id: string }[];
+  instances: AppStats['instances'];
+  stats: AppStats;
+}
+
+export interface DeployBody {
+  definition: string;
+  encoding: 'text' | 'base64';
+  files: Record<string, string>;
+}
+
+/** Reads a definition file and every function binary it names (relative to the file). */
+export function deployBodyFromFile(file: string): DeployBody {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new AtaruError('NOT_FOUND', `cannot read the definition: ${(e as Error).message}`, { file });
+  }
+  const def = parseForServer(bytes, file);
+  const files: Record<string, string> = {};
+  for (const { ref, where } of functionRefs(def)) {
+    const key = functionKey(ref);
+    if (files[key]) continue;
+    const path = resolveFunctionPath(ref, dirname(file));
+    try {
+      files[key] = readFileSync(path).toString('base64');
+    } catch (e) {
+      throw new AtaruError('NOT_FOUND', `cannot read function binary ${path}: ${(e as Error).message}`, { file, ...where });
+    }
+  }
+  const binary = isBinaryForm(bytes);
+  return { definition: bytes.toString(binary ? 'base64' : 'utf8'), encoding: binary ? 'base64' : 'text', files };
+}
+
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly token?: string,
+  ) {}
+
+  private async call(method: string, path: string, body?: unknown, raw?: Buffer): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (raw) headers['content-type'] = 'application/octet-stream';
+    else if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.baseUrl), { method, headers, body: raw ? new Uint8Array(raw) : body !== undefined ? JSON.stringify(body) : undefined });
+    } catch (e) {
+      throw new AtaruError('CLOSED', `cannot reach the server at ${this.baseUrl}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let err: { code?: ErrorCode; message?: string; location?: ErrorLocation } = {};
+      try {
+        err = JSON.parse(text) as typeof err;
+      } catch {
+        err = { message: text };
+      }
+      throw new AtaruError(err.code ?? 'INTERNAL', err.message ?? `${method} ${path}: HTTP ${res.status}`, err.location);
+    }
+    return res;
+  }
+
+  async deploy(body: DeployBody): Promise<{ name: string; port: number; replaced: boolean }> {
+    return (await this.call('POST', '/apps', body)).json() as Promise<{ name: string; port: number; replaced: boolean }>;
+  }
+
+  async list(): Promise<AppSummary[]> {
+    return (await this.call('GET', '/apps')).json() as Promise<AppSummary[]>;
+  }
+
+  async get(name: string): Promise<AppDetail> {
+    return (await this.call('GET', `/apps/${encodeURIComponent(name)}`)).json() as Promise<AppDetail>;
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.call('DELETE', `/apps/${encodeURIComponent(name)}`);
+  }
+
+  async invoke(name: string, input: Buffer): Promise<Buffer> {
+    const res = await this.call('POST', `/apps/${encodeURIComponent(name)}/invoke`, undefined, input);
+    return Buffer.from(await res.arrayBuffer());
+  }
+}

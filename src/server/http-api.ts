@@ -1,0 +1,269 @@
+/**
+ * The HTTP API (fastify; default 127.0.0.1:9990). Every route has a JSON
+ * schema; the OpenAPI document generated from them is at /openapi.json.
+ *
+ * Deploy (POST /apps) is one JSON body, no multipart:
+ *   { "definition": "<template or JSON text, or base64 of the binary struct>",
+ *     "encoding": "text" | "base64"            (default "text"),
+ *     "files": { "<path/name as written in the definition>": "<base64>" } }
+ * Every function the definition names (exec[0] and each node) must be in
+ * `files`, keyed by its folder joined with its file name (posix join, e.g.
+ * path "build/" + name "noop" -> "build/noop"). The server stores them as
+ * blobs and never reads the client's file system.
+ *
+ * Errors: status from httpStatusOf(code), body { code, message, location }.
+ * A bearer token (--token) is required on every route but /healthz when set;
+ * it must be set when listening on a non-loopback address.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { ServerConfig } from '../config.js';
+import { AtaruError, httpStatusOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import { parseForServer } from './definition.js';
+import { storeFromUploads } from './functions.js';
+import type { Metrics } from './metrics.js';
+import type { AppRegistry, DeployedApp } from './registry.js';
+import { asAtaruError } from './reply-frame.js';
+import type { Store } from './store.js';
+
+export interface HttpApiDeps {
+  config: ServerConfig;
+  registry: AppRegistry;
+  store: Store;
+  metrics: Metrics;
+  log: Logger;
+}
+
+const errorSchema = {
+  type: 'object',
+  properties: {
+    code: { type: 'string' },
+    message: { type: 'string' },
+    location: { type: 'object', additionalProperties: true },
+    details: { type: 'array', items: { type: 'object', additionalProperties: true } },
+  },
+  required: ['code', 'message'],
+} as const;
+
+const nameParams = {
+  type: 'object',
+  properties: { name: { type: 'string', minLength: 1, maxLength: 127 } },
+  required: ['name'],
+} as const;
+
+const appSummarySchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    port: { type: 'integer' },
+    msg_len: { type: 'integer' },
+    nodes: { type: 'integer' },
+    reply: { type: 'string' },
+    pktcnt: { type: 'integer' },
+    connections: { type: 'integer' },
+    requests: { type: 'integer' },
+    created: { type: 'string' },
+  },
+} as const;
+
+const anyObject = { type: 'object', additionalProperties: true } as const;
+
+function summary(a: DeployedApp) {
+  const d = a.current.def;
+  return {
+    name: a.name,
+    port: a.dataPort.port,
+    msg_len: d.msg_len,
+    nodes: d.nodes.length,
+    reply: d.reply,
+    pktcnt: d.pktcnt,
+    connections: a.dataPort.connections,
+    requests: a.current.handle.stats().requests,
+    created: a.created,
+  };
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const want = Buffer.from(`Bearer ${token}`);
+  const got = Buffer.from(header ?? '');
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> {
+  const { config, registry, store, metrics, log } = deps;
+  const app = Fastify({ logger: false, bodyLimit: config.limits.maxHttpBodyBytes });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Ataru functions server', version: '0.1.0', description: 'Deploy DAG apps of native functions and invoke them' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: config.token ? [{ bearer: [] }] : [],
+    },
+  });
+
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (!config.token || req.url === '/healthz') return;
+    if (!tokenMatches(req.headers.authorization, config.token)) {
+      const e = new AtaruError('FORBIDDEN', `${req.method} ${req.url}: missing or wrong bearer token (Authorization: Bearer <token>)`);
+      reply.code(401).send(e.toJSON());
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError | AtaruError, req, reply) => {
+    if (err instanceof AtaruError) {
+      reply.code(httpStatusOf(err.code)).send(err.toJSON());
+      return;
+    }
+    const fe = err as FastifyError;
+    if (fe.validation) {
+      reply.code(400).send({ code: 'BAD_REQUEST', message: `${req.method} ${req.url}: ${fe.message}`, location: { jsonPath: `$${fe.validation[0]?.instancePath.replace(/\//g, '.') ?? ''}` } });
+      return;
+    }
+    if (fe.statusCode && fe.statusCode < 500) {
+      reply.code(fe.statusCode).send({ code: 'BAD_REQUEST', message: `${req.method} ${req.url}: ${fe.message}` });
+      return;
+    }
+    log.error({ url: req.url, err: fe.message }, 'http: internal error');
+    reply.code(500).send(asAtaruError(err).toJSON());
+  });
+
+  const get = (name: string): DeployedApp => {
+    const a = registry.get(name);
+    if (!a) throw new AtaruError('NOT_FOUND', `no app named "${name}"`);
+    return a;
+  };
+
+  app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: { type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' } } } } } }, async () => ({
+    status: 'ok',
+    apps: registry.list().length,
+  }));
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', produces: ['text/plain'], response: { 200: { type: 'string' } } } }, async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  app.get('/apps', { schema: { summary: 'List deployed apps', response: { 200: { type: 'array', items: appSummarySchema } } } }, async () =>
+    registry.list().map(summary),
+  );
+
+  app.get<{ Params: { name: string } }>(
+    '/apps/:name',
+    {
+      schema: {
+        summary: 'One app: definition, decoded DAG edges, instances, statistics',
+        params: nameParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ...appSummarySchema.properties,
+              definition: anyObject,
+              edges: { type: 'array', items: { type: 'object', properties: { from: { type: 'integer' }, to: { type: 'integer' }, from_id: { type: 'string' }, to_id: { type: 'string' } } } },
+              instances: anyObject,
+              stats: anyObject,
+            },
+          },
+          404: errorSchema,
+        },
+      },
+    },
+    async (req) => {
+      const a = get(req.params.name);
+      const d = a.current.def;
+      const stats = a.current.handle.stats();
+      return {
+        ...summary(a),
+        definition: d,
+        edges: d.edges.map((e) => ({ from: e.from, to: e.to, from_id: d.nodes[e.from]?.id ?? '', to_id: d.nodes[e.to]?.id ?? '' })),
+        instances: stats.instances,
+        stats,
+      };
+    },
+  );
+
+  app.post<{ Body: { definition: string; encoding?: 'text' | 'base64'; files?: Record<string, string> } }>(
+    '/apps',
+    {
+      schema: {
+        summary: 'Deploy (or atomically replace) an app with its function binaries',
+        body: {
+          type: 'object',
+          properties: {
+            definition: { type: 'string', minLength: 1, description: 'template or JSON text, or base64 of the 54,008-byte binary struct' },
+            encoding: { type: 'string', enum: ['text', 'base64'], default: 'text' },
+            files: { type: 'object', additionalProperties: { type: 'string' }, description: 'base64 binaries keyed by path/name as in the definition' },
+          },
+          required: ['definition'],
+          additionalProperties: false,
+        },
+        response: {
+          201: { type: 'object', properties: { name: { type: 'string' }, port: { type: 'integer' }, replaced: { type: 'boolean' } } },
+          400: errorSchema,
+          403: errorSchema,
+          409: errorSchema,
+          429: errorSchema,
+        },
+      },
+    },
+    async (req, reply) => {
+      const { definition, encoding = 'text', files = {} } = req.body;
+      const bytes = encoding === 'base64' ? Buffer.from(definition, 'base64') : Buffer.from(definition, 'utf8');
+      const def = parseForServer(bytes, 'upload');
+      const replaced = registry.get(def.name) !== undefined;
+      const blobs = storeFromUploads(def, files, store);
+      const a = await registry.deploy(def, blobs);
+      reply.code(201);
+      return { name: a.name, port: a.dataPort.port, replaced };
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: Buffer }>(
+    '/apps/:name/invoke',
+    {
+      schema: {
+        summary: 'Run the DAG once: raw input in (application/octet-stream), raw output out',
+        params: nameParams,
+        consumes: ['application/octet-stream'],
+        produces: ['application/octet-stream'],
+        response: { 400: errorSchema, 404: errorSchema, 422: errorSchema, 429: errorSchema, 504: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      const a = get(req.params.name);
+      if (!Buffer.isBuffer(req.body)) {
+        throw new AtaruError('BAD_REQUEST', `invoke ${req.params.name}: send the input as Content-Type: application/octet-stream`);
+      }
+      const v = a.current;
+      try {
+        const r = await v.handle.run(req.body);
+        v.metrics.ok(r, 'http');
+        reply
+          .header('content-type', 'application/octet-stream')
+          .header('x-ataru-dag-us', (r.dagNs / 1000).toFixed(1))
+          .header('x-ataru-sink-lengths', r.sinkLengths.join(','));
+        return r.output;
+      } catch (e) {
+        v.metrics.error(asAtaruError(e).code, 'http');
+        throw e;
+      }
+    },
+  );
+
+  app.delete<{ Params: { name: string } }>(
+    '/apps/:name',
+    { schema: { summary: 'Remove an app (in-flight requests finish)', params: nameParams, response: { 200: { type: 'object', properties: { removed: { type: 'string' } } }, 404: errorSchema } } },
+    async (req) => {
+      await registry.remove(req.params.name);
+      return { removed: req.params.name };
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,87 @@
+/**
+ * The functions server in-process: control port, one data port per app,
+ * HTTP API, persistence. `ataru serve` and the tests/benchmarks all start it
+ * through startServer().
+ */
+import type { Server } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { AppDefinition } from '../app/model.js';
+import { makeConfig, type ServerConfig, type ServerConfigInput } from '../config.js';
+import { log as rootLog } from '../log.js';
+import { startControlPort } from './control-port.js';
+import { buildHttpApi } from './http-api.js';
+import { Metrics } from './metrics.js';
+import { storeFromRoots } from './functions.js';
+import { AppRegistry, type DeployedApp } from './registry.js';
+import { makeAllowList } from './result-target.js';
+import { Store } from './store.js';
+
+export interface RunningServer {
+  readonly config: ServerConfig;
+  /** Actual ports (useful with port 0); undefined when disabled. */
+  readonly controlPort?: number;
+  readonly httpPort?: number;
+  readonly registry: AppRegistry;
+  /** Deploys in-process, reading functions from the function roots (as the control port does). */
+  deploy(def: AppDefinition): Promise<DeployedApp>;
+  /** Stops accepting, lets in-flight requests finish, closes every app. */
+  close(): Promise<void>;
+}
+
+export async function startServer(input: ServerConfigInput | ServerConfig = {}): Promise<RunningServer> {
+  const config = makeConfig(input);
+  const log = rootLog.child({ component: 'server' });
+  const store = new Store(config.dataDir);
+  let control: Server | undefined;
+  let http: FastifyInstance | undefined;
+  const ports = { control: undefined as number | undefined, http: undefined as number | undefined };
+
+  const metrics: Metrics = new Metrics(() => registry.list().map((a) => a.current.handle.stats()));
+  const registry: AppRegistry = new AppRegistry({
+    config,
+    store,
+    log,
+    metrics,
+    resultAllow: makeAllowList(config.resultAllow),
+    reservedPorts: () => [ports.control, ports.http].filter((p): p is number => p !== undefined),
+  });
+
+  try {
+    if (config.controlPort !== null) {
+      control = await startControlPort({ config, registry, store, log }, config.controlPort);
+      ports.control = (control.address() as { port: number }).port;
+    }
+    if (config.httpPort !== null) {
+      http = await buildHttpApi({ config, registry, store, metrics, log });
+      await http.listen({ host: config.host, port: config.httpPort });
+      ports.http = (http.server.address() as { port: number }).port;
+    }
+    await registry.restore();
+  } catch (e) {
+    control?.close();
+    await http?.close();
+    await registry.close();
+    store.close();
+    throw e;
+  }
+  log.info({ host: config.host, controlPort: ports.control, httpPort: ports.http, dataDir: config.dataDir, apps: registry.list().length }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    controlPort: ports.control,
+    httpPort: ports.http,
+    registry,
+    deploy: (def) => registry.deploy(def, storeFromRoots(def, config.functionRoots, store)),
+    close() {
+      closing ??= (async () => {
+        const controlClosed = control ? new Promise<void>((r) => control!.close(() => r())) : Promise.resolve();
+        await Promise.all([http?.close(), registry.close()]);
+        await controlClosed;
+        store.close();
+        log.info('stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * A deployed app as the servers see it: a stable object whose `current`
+ * version is swapped atomically on redeploy. Connections read `current` per
+ * request, so a redeploy takes effect at the next request while requests
+ * already handed to the old version finish there.
+ */
+import type { AppDefinition } from '../app/model.js';
+import type { AppHandle } from '../runtime/types.js';
+import type { AppMetrics } from './metrics.js';
+
+export interface AppVersion {
+  readonly def: AppDefinition;
+  readonly handle: AppHandle;
+  readonly metrics: AppMetrics;
+  /** functionKey(ref) -> blob sha256. */
+  readonly blobs: Record<string, string>;
+  readonly result?: { ip: string; port: number };
+}
+
+export interface LiveApp {
+  readonly name: string;
+  current: AppVersion;
+}

@@ -1,0 +1,182 @@
+/**
+ * Deployed apps by name. Deploys, redeploys and removals run one at a time.
+ * A deploy either completes (app loaded, data port open, row saved) or leaves
+ * nothing behind. A redeploy loads the new version first, then swaps it in
+ * (live-app.ts); requests in flight finish on the old version, which is then
+ * closed.
+ */
+import type { BlockList } from 'node:net';
+import type { AppDefinition } from '../app/model.js';
+import type { ServerConfig } from '../config.js';
+import { AtaruError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { loadApp } from '../runtime/app.js';
+import { DataPort } from './data-port.js';
+import { functionKey } from './functions.js';
+import type { AppVersion, LiveApp } from './live-app.js';
+import type { Metrics } from './metrics.js';
+import { resultTarget } from './result-target.js';
+import type { Store } from './store.js';
+
+export interface DeployedApp extends LiveApp {
+  dataPort: DataPort;
+  created: string;
+}
+
+export interface RegistryDeps {
+  config: ServerConfig;
+  store: Store;
+  metrics: Metrics;
+  log: Logger;
+  resultAllow: BlockList;
+  /** Ports of the control and HTTP listeners (an app may not take them). */
+  reservedPorts: () => number[];
+}
+
+export class AppRegistry {
+  private readonly apps = new Map<string, DeployedApp>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closing = false;
+
+  constructor(private readonly deps: RegistryDeps) {}
+
+  get(name: string): DeployedApp | undefined {
+    return this.apps.get(name);
+  }
+
+  list(): DeployedApp[] {
+    return [...this.apps.values()];
+  }
+
+  /** Deploys or atomically replaces `def.name`; `port` overrides conn_port (restore). */
+  deploy(def: AppDefinition, blobs: Record<string, string>, port?: number): Promise<DeployedApp> {
+    return this.serial(() => this.deployNow(def, blobs, port ?? def.conn_port));
+  }
+
+  remove(name: string): Promise<void> {
+    return this.serial(async () => {
+      const app = this.apps.get(name);
+      if (!app) throw new AtaruError('NOT_FOUND', `no app named "${name}"`);
+      this.apps.delete(name);
+      this.deps.store.remove(name);
+      await app.dataPort.close(true);
+      await app.current.handle.close();
+      this.deps.log.info({ app: name }, 'app removed');
+    });
+  }
+
+  /** Brings back every stored app on its port; a failing one is logged and skipped. */
+  async restore(): Promise<void> {
+    for (const row of this.deps.store.list()) {
+      try {
+        await this.deploy(row.definition, row.blobs, row.port);
+      } catch (e) {
+        this.deps.log.error({ app: row.name, port: row.port, err: (e as Error).message }, 'could not restore app');
+      }
+    }
+  }
+
+  /** Graceful stop: every data port drains, then every app closes. */
+  close(): Promise<void> {
+    return this.serial(async () => {
+      this.closing = true;
+      const apps = this.list();
+      this.apps.clear();
+      await Promise.all(apps.map((a) => a.dataPort.close(true)));
+      await Promise.all(apps.map((a) => a.current.handle.close()));
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.closing) throw new AtaruError('CLOSED', 'the server is shutting down');
+      return fn();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private checkLimits(def: AppDefinition, port: number): void {
+    const { limits } = this.deps.config;
+    const existing = this.apps.get(def.name);
+    if (def.conn_type !== 'tcp') {
+      throw new AtaruError('BAD_DEFINITION', `conn_type "${def.conn_type}" is not served (raw AF_PACKET sockets are not supported); use tcp`, { field: 'conn_type' });
+    }
+    if (!Number.isInteger(def.msg_len) || def.msg_len < 1 || def.msg_len > limits.maxMsgLen) {
+      throw new AtaruError('BAD_DEFINITION', `msg_len ${def.msg_len} is out of range: 1..${limits.maxMsgLen} bytes`, { field: 'msg_len' });
+    }
+    if (def.msg_len > def.shm_size) {
+      throw new AtaruError('BAD_DEFINITION', `msg_len ${def.msg_len} exceeds the shared region (${def.shm_size} bytes)`, { field: 'msg_len' });
+    }
+    if (def.nodes.length > limits.maxNodes) {
+      throw new AtaruError('BAD_DEFINITION', `${def.nodes.length} nodes exceed this server's limit of ${limits.maxNodes}`, { field: 'num_nodes' });
+    }
+    if (!existing && this.apps.size >= limits.maxApps) {
+      throw new AtaruError('BUSY', `this server already runs ${this.apps.size} apps (limit ${limits.maxApps}); remove one first`);
+    }
+    if (port !== 0) {
+      const holder = this.list().find((a) => a.name !== def.name && a.dataPort.port === port);
+      if (holder) throw new AtaruError('CONFLICT', `conn_port ${port} is already used by app "${holder.name}"`, { field: 'conn_port' });
+      if (this.deps.reservedPorts().includes(port)) {
+        throw new AtaruError('CONFLICT', `conn_port ${port} is one of this server's own ports`, { field: 'conn_port' });
+      }
+    }
+  }
+
+  private async deployNow(def: AppDefinition, blobs: Record<string, string>, port: number): Promise<DeployedApp> {
+    const { store, metrics, log, config } = this.deps;
+    this.checkLimits(def, port);
+    const result = resultTarget(def, this.deps.resultAllow);
+    const appLog = log.child({ app: def.name });
+    const handle = await loadApp(def, {
+      resolve: (ref) => {
+        const sha = blobs[functionKey(ref)];
+        if (!sha) throw new AtaruError('INTERNAL', `no stored binary for function ${functionKey(ref)}`);
+        return store.blobPath(sha);
+      },
+      onLog: (l) => appLog.info({ node: l.node, request: l.requestId }, l.message),
+    });
+    const version: AppVersion = { def, handle, blobs, result, metrics: metrics.forApp(def.name, def.nodes.length) };
+    metrics.coldStart(def.name, handle.stats().coldStartUs);
+
+    const existing = this.apps.get(def.name);
+    const samePort = existing && (port === 0 || port === existing.dataPort.port);
+    let dataPort: DataPort | undefined;
+    const app: DeployedApp = existing ?? ({ name: def.name, current: version, created: new Date().toISOString() } as DeployedApp);
+    try {
+      if (!samePort) {
+        dataPort = await DataPort.open(app, config.host, port, {
+          window: config.limits.maxInFlightPerConnection,
+          maxConnections: config.limits.maxConnectionsPerApp,
+          writeHighWater: 1024 * 1024,
+          log: appLog,
+        });
+      }
+      store.save({ name: def.name, definition: def, blobs, port: dataPort?.port ?? existing!.dataPort.port });
+    } catch (e) {
+      await dataPort?.close(false);
+      await handle.close();
+      throw e;
+    }
+
+    if (!existing) {
+      app.dataPort = dataPort!;
+      app.created = store.created(def.name) ?? app.created;
+      this.apps.set(def.name, app);
+      appLog.info({ port: app.dataPort.port, nodes: def.nodes.length, msgLen: def.msg_len }, 'app deployed');
+      return app;
+    }
+    // The swap: from here every new request runs on the new version.
+    const old = existing.current;
+    const oldPort = existing.dataPort;
+    existing.current = version;
+    if (dataPort) existing.dataPort = dataPort;
+    appLog.info({ port: existing.dataPort.port }, 'app replaced');
+    void (async () => {
+      // A moved port: its connections finish their in-flight requests and end.
+      if (dataPort) await oldPort.close(true);
+      await old.handle.close();
+    })().catch((e) => appLog.error({ err: (e as Error).message }, 'closing the replaced version failed'));
+    return existing;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Loading and linking, checked from the outside: the C harness loads the
+ * fixtures into a guest-memory arena (no VM) and dumps guest bytes; the
+ * expected values come from reading the ELF files here in TypeScript.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ElfFile } from './elf-file.js';
+import { harness, runCheck } from './harness.js';
+import { buildFixtures, fixture, helperLibrary, sharedImage } from '../fixtures/functions/fixtures.js';
+import { packageRoot } from '../../src/runtime/paths.js';
+import { build } from '../../src/sdk/build.js';
+
+/** A layout constant, read from the one shared header. */
+function abi(name: string): bigint {
+  const h = readFileSync(join(packageRoot, 'common', 'ataru_abi.h'), 'utf8');
+  const m = new RegExp(`#define ATARU_${name}\\s+(0x[0-9a-fA-F]+)`).exec(h);
+  if (!m) throw new Error(`ATARU_${name} not in ataru_abi.h`);
+  return BigInt(m[1]);
+}
+
+const IMAGES_BASE = abi('IMAGES_BASE');
+const IMAGE_ALIGN = abi('IMAGE_ALIGN');
+const SHARED_BASE = abi('SHARED_IMAGE_BASE');
+const alignUp = (v: bigint, a: bigint) => ((v + a - 1n) / a) * a;
+/** Bytes a function occupies from its slot start (page-rounded end of its last segment). */
+const span = (e: ElfFile) => alignUp(e.loads().reduce((m, p) => (p.vaddr + p.memsz > m ? p.vaddr + p.memsz : m), 0n), 0x1000n);
+/** The slot after an image at base: its span rounded up, then one unmapped slot. */
+const nextSlot = (base: bigint, e: ElfFile) => base + alignUp(span(e), IMAGE_ALIGN) + IMAGE_ALIGN;
+
+let check: string;
+const elf = (path: string) => new ElfFile(readFileSync(path));
+const hex = (v: bigint) => '0x' + v.toString(16);
+const u64 = (v: bigint) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(v);
+  return b.toString('hex');
+};
+function dumps(stdout: string): Map<string, string> {
+  return new Map([...stdout.matchAll(/^dump (0x[0-9a-f]+) (\S+)$/gm)].map((m) => [m[1], m[2]]));
+}
+
+before(() => {
+  buildFixtures();
+  check = harness('elf_check');
+});
+
+test('functions get consecutive 2 MiB slots with an unmapped slot between', () => {
+  const names = ['sum', 'bigimage', 'counter', 'original3'];
+  const r = runCheck(check, ['-s', sharedImage, ...names.map(fixture)]);
+  assert.equal(r.error, undefined);
+  let base = IMAGES_BASE;
+  for (const n of names) {
+    const e = elf(fixture(n));
+    assert.match(r.stdout, new RegExp(`^entry .*/${n}\\.elf ${hex(base + e.entry)}$`, 'm'));
+    base = nextSlot(base, e);
+  }
+});
+
+test('the runtime loads at its link address with both entry points', { skip: !existsSync(join(packageRoot, 'guest', 'runtime.elf')) && 'guest/runtime.elf is not built' }, () => {
+  const runtime = join(packageRoot, 'guest', 'runtime.elf');
+  const r = runCheck(check, ['-r', runtime]);
+  assert.equal(r.error, undefined);
+  const m = /^runtime (0x[0-9a-f]+) (0x[0-9a-f]+)$/m.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  assert.equal(m[1], hex(elf(runtime).entry)); // runtime.ld: ENTRY(ataru_runtime_main_entry)
+  const lo = abi('RUNTIME_BASE');
+  assert.ok(BigInt(m[2]) >= lo && BigInt(m[2]) < lo + abi('RUNTIME_MAX'));
+});
+
+test('a function bound to exec[0]: GLOB_DAT, JUMP_SLOT, R_X86_64_64 and COPY get the right values', () => {
+  const fn = elf(fixture('usesshared'));
+  const shared = elf(sharedImage);
+  const defs = new Map(shared.symbols().filter((s) => s.defined).map((s) => [s.name, s]));
+  const syms = fn.symbols();
+  const relocs = fn.relocations();
+  assert.deepEqual([...new Set(relocs.map((r) => r.type))].sort(), [1, 5, 6, 7]); // 64, COPY, GLOB_DAT, JUMP_SLOT
+  const args = relocs.flatMap((r) => ['-x', `${hex(IMAGES_BASE + r.offset)}:${syms[r.sym].size || 8n}`]);
+  const r = runCheck(check, [...args, '-s', sharedImage, fixture('usesshared')]);
+  assert.equal(r.error, undefined);
+  const got = dumps(r.stdout);
+  for (const rel of relocs) {
+    const def = defs.get(syms[rel.sym].name);
+    assert.ok(def, syms[rel.sym].name);
+    const expected =
+      rel.type === 5 // COPY: the bytes of the definition in exec[0]
+        ? shared.buf.subarray(shared.fileOffset(def.value), shared.fileOffset(def.value) + Number(def.size)).toString('hex')
+        : u64(SHARED_BASE + def.value);
+    assert.equal(got.get(hex(IMAGES_BASE + rel.offset)), expected, `relocation of ${syms[rel.sym].name}`);
+  }
+});
+
+test('a DT_NEEDED library is found beside the function, placed in the next slot and bound', () => {
+  const fn = elf(fixture('useslib'));
+  const lib = elf(helperLibrary);
+  const libBase = nextSlot(IMAGES_BASE, fn);
+  const defs = new Map(lib.symbols().filter((s) => s.defined).map((s) => [s.name, s]));
+  const syms = fn.symbols();
+  const relocs = fn.relocations();
+  const r = runCheck(check, [...relocs.flatMap((x) => ['-x', `${hex(IMAGES_BASE + x.offset)}:8`]), fixture('useslib')]);
+  assert.equal(r.error, undefined);
+  const got = dumps(r.stdout);
+  for (const rel of relocs) {
+    const def = defs.get(syms[rel.sym].name)!;
+    assert.equal(got.get(hex(IMAGES_BASE + rel.offset)), u64(libBase + def.value), syms[rel.sym].name);
+  }
+});
+
+test('an image over 2 MiB is loaded whole, its bss zeroed', () => {
+  const e = elf(fixture('bigimage'));
+  const windows: [bigint, number][] = [];
+  for (const p of e.loads()) {
+    const len = 64n < p.memsz ? 64n : p.memsz;
+    for (const at of [p.vaddr, p.vaddr + p.filesz / 2n, p.vaddr + p.memsz - len]) windows.push([at, Number(len)]);
+  }
+  assert.ok(e.loads().some((p) => p.filesz > 2n << 20n), 'the fixture has a segment over 2 MiB');
+  const r = runCheck(check, [...windows.flatMap(([a, n]) => ['-x', `${hex(IMAGES_BASE + a)}:${n}`]), fixture('bigimage')]);
+  assert.equal(r.error, undefined);
+  const got = dumps(r.stdout);
+  for (const [at, n] of windows) {
+    const expected = Buffer.alloc(n);
+    for (const p of e.loads()) {
+      for (let i = 0; i < n; i++) {
+        const v = at + BigInt(i);
+        if (v >= p.vaddr && v < p.vaddr + p.filesz) expected[i] = e.buf[Number(p.offset + v - p.vaddr)];
+      }
+    }
+    assert.equal(got.get(hex(IMAGES_BASE + at)), expected.toString('hex'), `bytes at ${hex(at)}`);
+  }
+});
+
+test('the same path twice is loaded once', () => {
+  const once = runCheck(check, [fixture('sum')]);
+  const twice = runCheck(check, [fixture('sum'), fixture('sum')]);
+  const entries = [...twice.stdout.matchAll(/^entry \S+ (0x[0-9a-f]+)$/gm)].map((m) => m[1]);
+  assert.equal(entries.length, 2);
+  assert.equal(entries[0], entries[1]);
+  assert.equal(/^bytes (\d+)$/m.exec(twice.stdout)?.[1], /^bytes (\d+)$/m.exec(once.stdout)?.[1]);
+});
+
+test('an undefined weak symbol resolves to 0', async () => {
+  // ld resolves weak undefined symbols of a PIE itself; in a library they stay dynamic.
+  const dir = mkdtempSync(join(tmpdir(), 'ataru-weak-'));
+  try {
+    writeFileSync(
+      join(dir, 'probe.c'),
+      '#include <ataru.h>\nextern long maybe(void) __attribute__((weak));\nlong probe(void) { return maybe ? maybe() : 5; }\n',
+    );
+    writeFileSync(
+      join(dir, 'fn.c'),
+      '#include <ataru.h>\nlong probe(void);\nlong entry(const void *i, void *o, uint64_t n) { (void)i, (void)o, (void)n; return probe(); }\n',
+    );
+    await build({ sources: ['probe.c'], output: 'libprobe.so', kind: 'library', cwd: dir });
+    await build({ sources: ['fn.c'], output: 'fn.elf', link: ['libprobe.so'], cwd: dir });
+    const lib = elf(join(dir, 'libprobe.so'));
+    const rel = lib.relocations().find((x) => lib.symbols()[x.sym].name === 'maybe');
+    assert.ok(rel, 'the library has a relocation for maybe');
+    // A sentinel in the file's GOT slot: only the loader can turn it into 0.
+    lib.buf.writeBigUInt64LE(0xdeadbeefn, lib.fileOffset(rel.offset));
+    writeFileSync(join(dir, 'libprobe.so'), lib.buf);
+    const at = nextSlot(IMAGES_BASE, elf(join(dir, 'fn.elf'))) + rel.offset;
+    const r = runCheck(check, ['-x', `${hex(at)}:8`, join(dir, 'fn.elf')]);
+    assert.equal(r.error, undefined);
+    assert.equal(dumps(r.stdout).get(hex(at)), u64(0n));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { AtaruError } from '../../src/errors.js';
+import { loadApp } from '../../src/runtime/app.js';
+import { Sandbox } from '../../src/runtime/sandbox.js';
+import { kvmOptions } from '../helpers/kvm.js';
+import { FAILURES, TRAP_SPIN } from './failure-kinds.js';
+import { addN, appDef, fixture, randomBytes, resolveOpts, trapElf } from './helpers.js';
+
+function expectFailure(code: string, message: RegExp, node?: number, functionName?: string) {
+  return (e: unknown) => {
+    assert.ok(e instanceof AtaruError, `an AtaruError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    assert.match(e.message, message);
+    if (node !== undefined) {
+      assert.equal(e.location?.node, node);
+      assert.equal(e.location?.functionName, functionName);
+      assert.match(e.describe(), new RegExp(`node ${node} \\(${functionName}\\)`));
+    }
+    return true;
+  };
+}
+
+describe('failures in a sandbox', kvmOptions(), () => {
+  test('each failure kind has its own clear message, and the VM keeps working', async () => {
+    const messages = new Map<string, string>();
+    for (const f of FAILURES) {
+      const sb = await Sandbox.load(fixture(f.fixture), { timeoutMs: 500 });
+      try {
+        let first = '';
+        await assert.rejects(sb.call(Buffer.alloc(8)), (e: unknown) => {
+          expectFailure(f.code, f.message, 0, `${f.fixture}.elf`)(e);
+          first = (e as Error).message;
+          return true;
+        });
+        messages.set(f.kind, first);
+        // Same VM, same failure, same message: nothing was left broken.
+        await assert.rejects(sb.call(Buffer.alloc(8)), (e: unknown) => (e as Error).message === first);
+      } finally {
+        await sb.close();
+      }
+    }
+    // Kinds with different causes are told apart (the page-fault kinds share a cause
+    // but differ in address or access).
+    assert.equal(new Set(messages.values()).size, FAILURES.length, [...messages.values()].join('\n'));
+  });
+
+  test('each failure kind is followed by a successful call on the same sandbox', async () => {
+    const sb = await Sandbox.load(trapElf(), { timeoutMs: 500 });
+    try {
+      for (const f of FAILURES) {
+        await assert.rejects(sb.call(Buffer.from([f.trap, 1, 2, 3])), expectFailure(f.code, f.message, 0, 'trap.elf'), f.kind);
+        const good = randomBytes(64, f.trap);
+        good[0] = 0;
+        assert.deepEqual((await sb.call(good)).output, good, `after ${f.kind}`);
+      }
+    } finally {
+      await sb.close();
+    }
+  });
+
+  test('a timeout says "timeout after N ms"; the next call succeeds', async () => {
+    const sb = await Sandbox.load(trapElf(), { timeoutMs: 50 });
+    try {
+      await assert.rejects(sb.call(Buffer.from([TRAP_SPIN])), expectFailure('TIMEOUT', /timeout after 50 ms/, 0, 'trap.elf'));
+      assert.deepEqual((await sb.call(Buffer.from([0, 42]))).output, Buffer.from([0, 42]));
+    } finally {
+      await sb.close();
+    }
+  });
+});
+
+describe('failures in a middle node of an app', kvmOptions(), () => {
+  test('every failure kind names node, function and cause; later requests succeed', async () => {
+    const trap = trapElf();
+    // add1 -> trap -> add1: the trap node sees the request byte + 1.
+    const def = appDef(
+      'middle',
+      [
+        { elf: fixture('add1'), out: 0x1000 },
+        { elf: trap, inp: 0x1000, out: 0x2000, timeoutMs: 100 },
+        { elf: fixture('add1'), inp: 0x2000, out: 0x3000 },
+      ],
+      [
+        [0, 1],
+        [1, 2],
+      ],
+    );
+    const app = await loadApp(def, resolveOpts);
+    try {
+      const kinds = [...FAILURES, { kind: 'node timeout', trap: TRAP_SPIN, code: 'TIMEOUT', message: /timeout after 100 ms/ }];
+      for (const f of kinds) {
+        await assert.rejects(app.run(Buffer.from([f.trap - 1, 9, 9])), expectFailure(f.code, f.message, 1, 'trap.elf'), f.kind);
+        for (let i = 0; i < 3; i++) {
+          const input = randomBytes(100, f.trap * 10 + i);
+          input[0] = 0xff; // becomes 0 at the trap node: echo
+          const r = await app.run(input);
+          assert.deepEqual(r.output, addN(input, 2), `after ${f.kind}`);
+        }
+      }
+      const errors = app.stats().errors;
+      assert.equal(errors.FAULT, FAILURES.filter((f) => f.code === 'FAULT').length);
+      assert.equal(errors.FUNCTION_ERROR, 1);
+      assert.equal(errors.TIMEOUT, 1);
+    } finally {
+      await app.close();
+    }
+  });
+});

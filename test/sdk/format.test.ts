@@ -1,0 +1,36 @@
+/**
+ * The SDK's ataru_snprintf (also behind ataru_log) matches the C library's
+ * snprintf for every format the SDK documents, truncation included.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/runtime/paths.js';
+
+test('ataru_snprintf agrees with libc snprintf', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ataru-format-'));
+  try {
+    const exe = join(dir, 'format_host');
+    // The SDK's mem* and str* would replace libc's in a host program: rename them.
+    const renames = ['memcpy', 'memmove', 'memset', 'memcmp', 'strlen'].map((n) => `-D${n}=sdk_${n}`);
+    execFileSync('gcc', [
+      '-std=gnu11', '-O1', '-Wall', '-Wno-format', '-fsanitize=address,undefined', '-fno-sanitize-recover=all',
+      '-fno-builtin', '-fno-tree-loop-distribute-patterns', '-c', '-o', join(dir, 'libataru.o'),
+      ...renames, `-I${join(packageRoot, 'sdk', 'include')}`, `-I${join(packageRoot, 'common')}`,
+      join(packageRoot, 'sdk', 'libataru.c'),
+    ]);
+    execFileSync('gcc', [
+      '-std=gnu11', '-O1', '-Wno-format', '-fsanitize=address,undefined', '-o', exe,
+      join(packageRoot, 'test', 'sdk', 'format_host.c'), join(dir, 'libataru.o'),
+    ]);
+    const r = spawnSync(exe, { encoding: 'utf8' });
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^checked 14 bad 0$/m, r.stdout);
+    assert.equal(r.status, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
