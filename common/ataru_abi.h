@@ -90,15 +90,19 @@ struct ataru_vcpu_info {
 /*   out LOG   : log[vcpu] holds a message of log_len[vcpu] bytes;     */
 /*               the host consumes it and resumes the guest            */
 /*   out PARK  : a worker vCPU has nothing more to do this request     */
+/*   out YIELD : a vCPU found no ready node for config.idle_spin_tsc;  */
+/*               the host lets other threads run briefly and resumes   */
+/*               it (spinning would take CPU from the busy vCPUs)      */
 /*   out FAULT : a CPU exception; the record is in the system area     */
 /* The value written (al) is ignored; the port alone says what happened.*/
 /* ------------------------------------------------------------------ */
 #define ATARU_PORT_DONE   0xA0
 #define ATARU_PORT_LOG    0xA1
 #define ATARU_PORT_PARK   0xA2
-#define ATARU_PORT_FAULT  0xA3
+#define ATARU_PORT_YIELD  0xA3
+#define ATARU_PORT_FAULT  0xA4
 #define ATARU_USER_PORT_FIRST 0xA0
-#define ATARU_USER_PORT_LAST  0xA2
+#define ATARU_USER_PORT_LAST  0xA3
 
 #ifndef __ASSEMBLER__
 /* ------------------------------------------------------------------ */
@@ -152,6 +156,7 @@ struct ataru_config {
   uint32_t num_vcpus;
   uint64_t shm_base;
   uint64_t shm_size;
+  uint64_t idle_spin_tsc;        /* idle spin before `out YIELD` (TSC ticks) */
   uint32_t num_roots;            /* parentless nodes, all started at once */
   uint32_t pad0;
   uint16_t roots[ATARU_MAX_NODES];
@@ -189,7 +194,6 @@ struct ataru_mailbox {
   volatile uint32_t finished;                  /* nodes done or failed    */
   volatile uint32_t failed;                    /* 1: stop scheduling      */
   volatile uint32_t request_done;              /* set by vCPU 0 at end    */
-  volatile uint32_t busy_workers;              /* workers inside a node   */
   volatile uint32_t current_node[ATARU_MAX_VCPUS]; /* node per vCPU or NO_NODE */
   /* guest -> host */
   uint32_t status;                 /* ATARU_STATUS_OK or FUNCTION_ERROR   */

@@ -99,6 +99,20 @@ static void run_node(uint32_t k, uint32_t vcpu) {
   __atomic_add_fetch(&MB->finished, 1, __ATOMIC_SEQ_CST);
 }
 
+/* Called when no node is ready: spin (a node usually turns up within
+ * microseconds), but after config.idle_spin_tsc hand the CPU back to the
+ * host for a moment. *idle_since is 0 while not idle. */
+static void idle(uint64_t *idle_since) {
+  uint64_t now = rdtsc();
+  if (!*idle_since) {
+    *idle_since = now;
+  } else if (now - *idle_since > CFG->idle_spin_tsc) {
+    __asm__ volatile("outb %%al, %0" ::"i"(ATARU_PORT_YIELD) : "memory");
+    *idle_since = 0;
+  }
+  cpu_relax();
+}
+
 static void exit_floor_loop(void) {
   for (;;) __asm__ volatile("outb %%al, %0" ::"i"(ATARU_PORT_DONE) : "memory");
 }
@@ -116,10 +130,15 @@ void runtime_main(void) {
   }
   mb->tsc_start = rdtsc();
   for (uint32_t i = 0; i < CFG->num_roots; i++) push(CFG->roots[i]);
+  uint64_t idle_since = 0;
   while (__atomic_load_n(&mb->finished, __ATOMIC_ACQUIRE) < n) {
     uint32_t k = pop();
-    if (k != ATARU_NO_NODE) run_node(k, 0);
-    else cpu_relax();
+    if (k != ATARU_NO_NODE) {
+      run_node(k, 0);
+      idle_since = 0;
+    } else {
+      idle(&idle_since);
+    }
   }
   mb->tsc_end = rdtsc();
   __atomic_store_n(&mb->request_done, 1, __ATOMIC_RELEASE);
@@ -129,9 +148,14 @@ void runtime_worker(void) {
   uint64_t rsp;
   __asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
   uint32_t vcpu = (uint32_t)ataru_vcpu_info_at(rsp)->vcpu;
+  uint64_t idle_since = 0;
   while (!__atomic_load_n(&MB->request_done, __ATOMIC_ACQUIRE)) {
     uint32_t k = pop();
-    if (k != ATARU_NO_NODE) run_node(k, vcpu);
-    else cpu_relax();
+    if (k != ATARU_NO_NODE) {
+      run_node(k, vcpu);
+      idle_since = 0;
+    } else {
+      idle(&idle_since);
+    }
   }
 }

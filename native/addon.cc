@@ -176,6 +176,22 @@ Napi::Object MakeResult(Napi::Env env, Handle *h, Msg *m) {
   return r;
 }
 
+// Resolves a finished request's promise and frees the message (main thread).
+void Complete(Napi::Env env, AddonData *data, Msg *m) {
+  Handle *h = m->h;
+  {
+    Napi::HandleScope scope(env);
+    m->deferred->Resolve(MakeResult(env, h, m));
+  }
+  delete m->deferred;
+  h->inflight--;
+  Unhold(data, env);
+  if (h->inflight == 0 && (h->destroy_requested || h->js_gone) && !h->destroy_started)
+    StartDestroy(env, h);
+  std::free(m->output);
+  delete m;
+}
+
 void CallJs(Napi::Env env, Napi::Function, AddonData *data, Msg *m) {
   if (env == nullptr) {  // environment torn down: just free
     if (m->kind == MsgKind::kDone) delete m->deferred;
@@ -185,16 +201,9 @@ void CallJs(Napi::Env env, Napi::Function, AddonData *data, Msg *m) {
   }
   Handle *h = m->h;
   switch (m->kind) {
-    case MsgKind::kDone: {
-      Napi::HandleScope scope(env);
-      m->deferred->Resolve(MakeResult(env, h, m));
-      delete m->deferred;
-      h->inflight--;
-      Unhold(data, env);
-      if (h->inflight == 0 && (h->destroy_requested || h->js_gone) && !h->destroy_started)
-        StartDestroy(env, h);
-      break;
-    }
+    case MsgKind::kDone:
+      Complete(env, data, m);
+      return;
     case MsgKind::kLog:
       if (!h->on_log.IsEmpty()) {
         Napi::HandleScope scope(env);
@@ -381,10 +390,12 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
   Napi::Promise p = deferred->Promise();
   Msg *m = new Msg(MsgKind::kDone, h);
   m->deferred = deferred;
-  if (ataru_instance_submit(h->inst, input.Data(), input.ByteLength(), node_id, OnDone, m) != 0) {
+  int rc = ataru_instance_submit(h->inst, input.Data(), input.ByteLength(), node_id, OnDone, m);
+  if (rc != 0) {
     delete m;
-    Napi::Error e = Napi::Error::New(env, "instance busy");
-    e.Set("status", Napi::Number::New(env, ATARU_STATUS_BUSY));
+    bool busy = rc == -1;
+    Napi::Error e = Napi::Error::New(env, busy ? "instance busy" : "input larger than the shared region");
+    e.Set("status", Napi::Number::New(env, busy ? ATARU_STATUS_BUSY : ATARU_STATUS_BAD_REQUEST));
     deferred->Reject(e.Value());
     delete deferred;
     return p;

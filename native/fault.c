@@ -77,6 +77,21 @@ static int io_port(const uint8_t *b, int n, const struct kvm_regs *regs) {
   return -1;
 }
 
+/* 0F 01 /modrm: system instructions (Intel SDM group 7). */
+static const char *group7_name(uint8_t modrm) {
+  static const struct { uint8_t modrm; const char *name; } regs[] = {
+      {0xc1, "vmcall"}, {0xc2, "vmlaunch"}, {0xc3, "vmresume"}, {0xc4, "vmxoff"},
+      {0xc8, "monitor"}, {0xc9, "mwait"}, {0xca, "clac"}, {0xcb, "stac"},
+      {0xd0, "xgetbv"}, {0xd1, "xsetbv"}, {0xd8, "vmrun"}, {0xd9, "vmmcall"},
+      {0xda, "vmload"}, {0xdb, "vmsave"}, {0xdc, "stgi"}, {0xdd, "clgi"},
+      {0xde, "skinit"}, {0xdf, "invlpga"}, {0xf8, "swapgs"}};
+  static const char *mem[8] = {"sgdt", "sidt", "lgdt", "lidt", "smsw", NULL, "lmsw", "invlpg"};
+  if ((modrm >> 6) != 3) return mem[(modrm >> 3) & 7];
+  for (size_t k = 0; k < sizeof regs / sizeof regs[0]; k++)
+    if (regs[k].modrm == modrm) return regs[k].name;
+  return NULL;
+}
+
 /* What a #GP at these bytes means, when the instruction explains it. */
 static int describe_gp(const uint8_t *b, int n, const struct kvm_regs *regs, char *out,
                        size_t size) {
@@ -107,8 +122,13 @@ static int describe_gp(const uint8_t *b, int n, const struct kvm_regs *regs, cha
     case 0x06: what = "clts"; break;
     case 0x08: what = "invd"; break;
     case 0x09: what = "wbinvd"; break;
-    case 0x00: what = "lldt/ltr/verr"; break;
-    case 0x01: what = "lgdt/lidt/lmsw/invlpg"; break;
+    case 0x00: what = "lldt/ltr"; break;
+    case 0x01:
+      if (i + 2 < n) what = group7_name(b[i + 2]);
+      break;
+    case 0x07: what = "sysret"; break;
+    case 0x33: what = "rdpmc"; break;
+    case 0x35: what = "sysexit"; break;
     case 0x20: case 0x22:
       if (i + 2 < n) {
         snprintf(buf, sizeof buf, "mov %s cr%d", b[i + 1] == 0x22 ? "to" : "from",
@@ -207,6 +227,14 @@ void ataru_fault_from_record(struct ataru_instance *inst, uint32_t vcpu,
     return;
   } else if (vector == 6 && describe_gp(b, n, regs, cause, sizeof cause)) {
     /* kvm_pvm reports `int n` as #UD */
+  } else if ((vector == 13 && (err & 2) && (err >> 3) == 3) || vector == 3) {
+    /* int3: kvm_pvm delivers #BP (a trap: rip after the int3); hardware
+     * raises #GP through our DPL0 gate (rip at it). Name the int3. */
+    uint8_t prev[8];
+    if (vector == 3 && code_bytes(inst, rip - 1, prev) && prev[0] == 0xcc) rip--;
+    snprintf(cause, sizeof cause, "breakpoint (int3)");
+  } else if (vector == 13 && (err & 2)) {
+    snprintf(cause, sizeof cause, "software interrupt int 0x%02llx", (unsigned long long)(err >> 3));
   } else if (vector == 13 && err) {
     snprintf(cause, sizeof cause, "general protection fault (error code 0x%llx)",
              (unsigned long long)err);
@@ -220,6 +248,7 @@ void ataru_fault_from_exit(struct ataru_instance *inst, uint32_t vcpu, struct kv
                            const struct kvm_regs *regs, int vcpu_fd, struct failure *f) {
   char cause[200];
   uint64_t rip = regs->rip;
+  int with_rip = 1;
   switch (run->exit_reason) {
   case KVM_EXIT_IO: {
     /* IOPL=3 (test rig): the port itself exits. RIP is at the instruction
@@ -246,6 +275,12 @@ void ataru_fault_from_exit(struct ataru_instance *inst, uint32_t vcpu, struct kv
              (unsigned long long)run->mmio.phys_addr);
     break;
   case KVM_EXIT_SHUTDOWN: {
+    /* kvm_pvm keeps RIP; hardware KVM (kvm_amd) resets the vCPU, leaving
+     * RIP at the reset vector: name it only when it is guest code. */
+    unsigned prot;
+    if (ataru_mem_prot(inst->mem, rip, &prot) < 0 || !(prot & ATARU_PROT_X) ||
+        !(prot & ATARU_PROT_USER))
+      with_rip = 0;
     struct kvm_vcpu_events ev;
     if (ioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) == 0 && ev.exception.injected)
       snprintf(cause, sizeof cause, "triple fault (CPU shutdown; last exception: %s)",
@@ -270,5 +305,5 @@ void ataru_fault_from_exit(struct ataru_instance *inst, uint32_t vcpu, struct kv
     snprintf(cause, sizeof cause, "unexpected VM exit (reason %u)", run->exit_reason);
     break;
   }
-  finish(inst, vcpu, ATARU_STATUS_FAULT, cause, rip, 1, f);
+  finish(inst, vcpu, ATARU_STATUS_FAULT, cause, rip, with_rip, f);
 }

@@ -75,7 +75,10 @@ struct ataru_instance {
   /* the VM */
   int kvm_fd, vm_fd;
   ataru_mem *mem;
-  uint64_t slot_bytes;           /* the one memslot: guest-physical [0, slot_bytes) */
+  uint64_t slot_bytes;           /* memslots cover guest-physical [0, slot_bytes) */
+  uint64_t hot_bytes;            /* [0, hot_bytes): not dirty-logged, see map_areas */
+  uint64_t mb_gpa, mb_bytes;     /* the mailbox (hot) */
+  uint64_t stack_top_gpa[ATARU_MAX_VCPUS]; /* each stack's top page (hot) */
   struct ataru_mailbox *mb;      /* host views into guest memory */
   const struct ataru_config *cfg;
   uint8_t *shm;

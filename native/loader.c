@@ -48,6 +48,8 @@ struct image {
   char *label;                    /* for messages: "function /apps/sobel",
                                    * "library libm.so (needed by function /apps/sobel)" */
   const char *base_name;
+  char *dir;                      /* folder of the path as given, with '/' (or ""):
+                                   * where its DT_NEEDED libraries are looked up */
   uint8_t *file;
   struct elf_image elf;
   uint64_t base;                  /* added to every vaddr */
@@ -93,6 +95,7 @@ static void image_free(struct image *im) {
   if (!im) return;
   free(im->path);
   free(im->label);
+  free(im->dir);
   free(im->file);
   free(im);
 }
@@ -105,28 +108,28 @@ void ataru_loader_free(ataru_loader *l) {
 
 uint64_t ataru_loader_image_bytes(const ataru_loader *l) { return l->bytes; }
 
-static uint8_t *read_file(const char *path, size_t *size, char *err, size_t errlen) {
+static uint8_t *read_file(const char *path, const char *label, size_t *size, char *err, size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    fail(err, errlen, "%s: cannot open: %s", label, strerror(errno));
     return NULL;
   }
   struct stat st;
   uint8_t *buf = NULL;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    fail(err, errlen, "%s: not a regular file", path);
+    fail(err, errlen, "%s: not a regular file", label);
   } else if ((uint64_t)st.st_size > FILE_LIMIT) {
-    fail(err, errlen, "%s: file is %lld bytes, over the limit of %llu", path, (long long)st.st_size,
+    fail(err, errlen, "%s: file is %lld bytes, over the limit of %llu", label, (long long)st.st_size,
          HX(FILE_LIMIT));
   } else if (!(buf = malloc(st.st_size ? (size_t)st.st_size : 1))) {
-    fail(err, errlen, "%s: out of memory", path);
+    fail(err, errlen, "%s: out of memory", label);
   } else {
     size_t got = 0;
     while (got < (size_t)st.st_size) {
       ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
-        fail(err, errlen, "%s: read failed: %s", path, n ? strerror(errno) : "file shrank");
+        fail(err, errlen, "%s: read failed: %s", label, n ? strerror(errno) : "file shrank");
         free(buf);
         buf = NULL;
         break;
@@ -240,15 +243,17 @@ static int add_image(ataru_loader *l, const char *path, int kind, const struct i
   }
   const char *slash = strrchr(im->path, '/');
   im->base_name = slash ? slash + 1 : im->path;
+  const char *given = strrchr(path, '/');
+  im->dir = strndup(path, given ? (size_t)(given + 1 - path) : 0);
   int n = needer ? asprintf(&im->label, "%s %s (needed by %s)", kind_word(kind), im->base_name, needer->label)
                  : asprintf(&im->label, "%s %s", kind_word(kind), path);
-  if (n < 0) {
-    im->label = NULL;
+  if (n < 0 || !im->dir) {
+    if (n < 0) im->label = NULL;
     image_free(im);
     return fail(err, errlen, "%s: out of memory", path);
   }
   size_t size = 0;
-  im->file = read_file(path, &size, err, errlen);
+  im->file = read_file(path, im->label, &size, err, errlen);
   if (!im->file || elf_parse(&im->elf, im->file, size, kind, im->label, err, errlen)) {
     image_free(im);
     return -1;
@@ -287,11 +292,11 @@ static int load_needed(ataru_loader *l, int idx, char *err, size_t errlen) {
     const char *name = elf_dynstr(&im->elf, im->elf.needed[i]);
     if (is_shared_image(l, name)) continue;
     char path[PATH_MAX];
-    int dirlen = (int)(im->base_name - im->path);
-    if (snprintf(path, sizeof path, "%.*s%s", dirlen, im->path, name) >= (int)sizeof path)
+    if (snprintf(path, sizeof path, "%s%s", im->dir, name) >= (int)sizeof path)
       return fail(err, errlen, "%s: DT_NEEDED path too long", im->label);
     if (access(path, R_OK) != 0)
-      return fail(err, errlen, "%s: needed library %s not found in %.*s", im->label, name, dirlen, im->path);
+      return fail(err, errlen, "%s: needed library %s not found in %s", im->label, name,
+                  *im->dir ? im->dir : "the current folder");
     char real[PATH_MAX];
     int dep = realpath(path, real) ? find_image(l, real) : -1;
     if (dep >= 0 && l->img[dep]->elf.kind != ELF_LIBRARY)
@@ -315,13 +320,11 @@ static void collect_deps(ataru_loader *l, int idx) {
   queue[tail++] = idx;
   while (head < tail) {
     const struct image *cur = l->img[queue[head++]];
-    const char *dir = cur->path;
-    int dirlen = (int)(cur->base_name - cur->path);
     for (int i = 0; i < cur->elf.nneeded; i++) {
       const char *name = elf_dynstr(&cur->elf, cur->elf.needed[i]);
       char path[PATH_MAX], real[PATH_MAX];
       if (is_shared_image(l, name)) continue;
-      snprintf(path, sizeof path, "%.*s%s", dirlen, dir, name);
+      snprintf(path, sizeof path, "%s%s", cur->dir, name);
       int d = realpath(path, real) ? find_image(l, real) : -1;
       if (d < 0 || seen[d]) continue;
       seen[d] = 1;

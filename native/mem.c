@@ -27,7 +27,7 @@
  * so the guest never writes a page-table page (PLATFORM.md: dirty logging). */
 #define PTE_TABLE (PTE_P | PTE_RW | PTE_US | PTE_A)
 
-#define MAX_MAPPINGS 256
+#define MAX_MAPPINGS 2048 /* ~4 per image: room for ATARU_MAX_NODES distinct functions */
 
 struct mapping {
   uint64_t gva, len, gpa;

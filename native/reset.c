@@ -4,8 +4,9 @@
  * Only non-zero pages are copied at snapshot time, so an idle instance costs
  * about its loaded images twice, not its whole address space. After a
  * request KVM_GET_DIRTY_LOG names exactly the pages the guest wrote (4 KiB
- * granularity because mem.c presets A/D bits, so page-table pages never show
- * up); each is copied back from the snapshot or zeroed.
+ * granularity because mem.c presets A/D bits, so page-table pages do not show
+ * up on kvm_pvm; a hardware walker may still report them, and restoring them
+ * is harmless); each is copied back from the snapshot or zeroed.
  */
 #define _GNU_SOURCE
 #include "reset.h"
@@ -26,8 +27,8 @@ static int page_is_zero(const uint8_t *p) {
   return 1;
 }
 
-int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, char *err,
-                        size_t errlen) {
+int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, uint64_t zero_gpa,
+                        uint64_t zero_len, char *err, size_t errlen) {
   memset(s, 0, sizeof *s);
   s->arena = arena;
   s->npages = (bytes + ATARU_PAGE_SIZE - 1) / ATARU_PAGE_SIZE;
@@ -36,8 +37,11 @@ int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, char 
   s->bitmap = calloc(1, s->bitmap_len);
   if (!s->page || !s->bitmap) goto oom;
   uint64_t nonzero = 0;
-  for (uint64_t p = 0; p < s->npages; p++)
+  uint64_t zfirst = zero_gpa / ATARU_PAGE_SIZE, zend = (zero_gpa + zero_len) / ATARU_PAGE_SIZE;
+  for (uint64_t p = 0; p < s->npages; p++) {
+    if (p >= zfirst && p < zend) continue; /* untouched: reading would only fault it in */
     if (!page_is_zero(arena + p * ATARU_PAGE_SIZE)) s->page[p] = (uint32_t)++nonzero;
+  }
   s->data_len = nonzero * ATARU_PAGE_SIZE;
   if (s->data_len) {
     s->data = mmap(NULL, s->data_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -78,7 +82,7 @@ void ataru_snapshot_restore(ataru_snapshot *s, uint64_t gpa, uint64_t len) {
   for (uint64_t p = first; p <= last && p < s->npages; p++) restore_page(s, p);
 }
 
-long ataru_snapshot_reset_dirty(ataru_snapshot *s, int vm_fd, uint32_t slot) {
+long ataru_snapshot_reset_dirty(ataru_snapshot *s, int vm_fd, uint32_t slot, uint64_t first_page) {
   struct kvm_dirty_log log;
   memset(&log, 0, sizeof log);
   log.slot = slot;
@@ -88,7 +92,7 @@ long ataru_snapshot_reset_dirty(ataru_snapshot *s, int vm_fd, uint32_t slot) {
   for (size_t w = 0; w < s->bitmap_len / 8; w++) {
     uint64_t bits = s->bitmap[w];
     while (bits) {
-      uint64_t p = w * 64 + (uint64_t)__builtin_ctzll(bits);
+      uint64_t p = first_page + w * 64 + (uint64_t)__builtin_ctzll(bits);
       bits &= bits - 1;
       if (p < s->npages) {
         restore_page(s, p);

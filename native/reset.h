@@ -19,17 +19,19 @@ typedef struct ataru_snapshot {
   size_t bitmap_len;
 } ataru_snapshot;
 
-/* Copies the non-zero pages of arena[0, bytes). */
-int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, char *err,
-                        size_t errlen);
+/* Copies the non-zero pages of arena[0, bytes); [zero_gpa, +zero_len) is
+ * known to be zero (the shared region, never written before the first run). */
+int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, uint64_t zero_gpa,
+                        uint64_t zero_len, char *err, size_t errlen);
 void ataru_snapshot_free(ataru_snapshot *s);
 
 /* Restores guest-physical [gpa, gpa+len) (what the host itself wrote:
  * KVM's dirty log does not see host writes). */
 void ataru_snapshot_restore(ataru_snapshot *s, uint64_t gpa, uint64_t len);
 
-/* Fetches (and clears) the dirty log of memslot `slot` and restores every
- * page the guest wrote. Returns the number of pages restored, or -1. */
-long ataru_snapshot_reset_dirty(ataru_snapshot *s, int vm_fd, uint32_t slot);
+/* Fetches (and clears) the dirty log of memslot `slot`, whose first page is
+ * guest page first_page, and restores every page the guest wrote. Returns
+ * the number of pages restored, or -1. */
+long ataru_snapshot_reset_dirty(ataru_snapshot *s, int vm_fd, uint32_t slot, uint64_t first_page);
 
 #endif

@@ -30,6 +30,7 @@
 enum step { STEP_DONE, STEP_PARK, STEP_KICKED, STEP_FAILED };
 
 #define IDLE_SPIN_NS 20000
+#define YIELD_SLEEP_NS 50000
 
 static int kick_signo(void) { return SIGRTMIN + 4; }
 
@@ -124,7 +125,9 @@ static int from_runtime(struct ataru_vcpu *v) {
 static int stop_requested(struct ataru_vcpu *v) {
   struct ataru_instance *inst = v->inst;
   if (v->index) return __atomic_load_n(&inst->stop, __ATOMIC_ACQUIRE) != 0;
-  if (__atomic_load_n(&inst->worker_failed, __ATOMIC_ACQUIRE)) return 1;
+  if (__atomic_load_n(&inst->worker_failed, __ATOMIC_ACQUIRE) ||
+      __atomic_load_n(&inst->quit, __ATOMIC_ACQUIRE))
+    return 1;
   return inst->next_check_ns && ataru_now_ns() >= inst->next_check_ns;
 }
 
@@ -149,6 +152,13 @@ static enum step run_step(struct ataru_vcpu *v, struct failure *f) {
       uint16_t port = run->io.port;
       if (port == ATARU_PORT_LOG) {
         handle_log(v);
+        continue;
+      }
+      if (port == ATARU_PORT_YIELD) {
+        /* Let the busy vCPUs (and the rest of the machine) have the CPU;
+         * the stop checks run again before re-entering. */
+        struct timespec d = {0, YIELD_SLEEP_NS};
+        nanosleep(&d, NULL);
         continue;
       }
       if (port == ATARU_PORT_DONE && v->index == 0 && from_runtime(v)) return STEP_DONE;
@@ -184,8 +194,6 @@ static int vcpu_init(struct ataru_vcpu *v, char *err, size_t errlen) {
     ataru_seterr(err, errlen, "mmap of kvm_run: %s", strerror(errno));
     return -1;
   }
-  int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
-  if (khz > 0) ataru_tsc_set_khz((uint64_t)khz);
   int sync = ioctl(inst->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
   if (sync > 0 && (sync & KVM_SYNC_X86_REGS)) {
     v->sync_regs = 1;
@@ -345,6 +353,10 @@ enum run_rc ataru_vcpu0_run(struct ataru_instance *inst, struct failure *f) {
         pthread_mutex_lock(&inst->fail_lock);
         *f = inst->wfail;
         pthread_mutex_unlock(&inst->fail_lock);
+      } else if (__atomic_load_n(&inst->quit, __ATOMIC_ACQUIRE)) {
+        f->status = ATARU_STATUS_CLOSED;
+        f->node = ataru_current_node(inst, 0);
+        snprintf(f->message, sizeof f->message, "the instance was destroyed during the request");
       } else if (!timed_out(inst, now, f)) {
         schedule_check(inst, now);
         continue;
@@ -409,7 +421,21 @@ static void *vcpu0_main(void *arg) {
       pthread_mutex_lock(&inst->lock);
     }
     while (inst->job.kind == JOB_NONE && !inst->quit) pthread_cond_wait(&inst->cond, &inst->lock);
-    if (inst->quit) break;
+    if (inst->quit) {
+      /* Nobody may wait forever for a request that will never run. */
+      if (inst->job.kind == JOB_REQUEST) {
+        ataru_result *res = &inst->result;
+        memset(res, 0, sizeof *res);
+        res->status = ATARU_STATUS_CLOSED;
+        res->failed_node = ATARU_NO_NODE;
+        snprintf(res->message, sizeof res->message, "the instance was destroyed before the request ran");
+        inst->job.done(inst->job.ctx, res);
+      }
+      if (inst->job.kind == JOB_FLOOR) inst->job.floor->rc = -1, inst->job.floor->finished = 1;
+      inst->job.kind = JOB_NONE;
+      pthread_cond_broadcast(&inst->idle_cond);
+      break;
+    }
     struct job job = inst->job;
     if (job.kind == JOB_REQUEST) memcpy(inst->shm, inst->input, job.len);
     inst->job.kind = JOB_NONE; /* the slot is free for the next request */
@@ -497,9 +523,11 @@ int ataru_vcpus_start(struct ataru_instance *inst, char *err, size_t errlen) {
 
 void ataru_vcpus_stop(struct ataru_instance *inst) {
   pthread_mutex_lock(&inst->lock);
-  inst->quit = 1;
+  __atomic_store_n(&inst->quit, 1, __ATOMIC_RELEASE);
   pthread_cond_broadcast(&inst->cond);
   pthread_mutex_unlock(&inst->lock);
+  /* A request still running ends as CLOSED (the run loop checks quit). */
+  if (inst->num_vcpus && inst->vcpu[0].thread_started && inst->vcpu[0].run) kick(&inst->vcpu[0]);
   __atomic_add_fetch(&inst->worker_gen, 1, __ATOMIC_RELEASE);
   futex_wake(&inst->worker_gen);
   for (uint32_t i = 0; i < inst->num_vcpus; i++) {

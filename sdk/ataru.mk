@@ -46,36 +46,42 @@ ATARU_LIBATARU := $(ATARU_SDK)/build/libataru.a
 
 ataru_srcs = $(filter %.c %.S %.o,$^)
 ataru_libs = $(filter %.so,$^)
+, := ,
+# ld finds the libraries of linked libraries in the same folders (as the loader does).
+ataru_rpath_link = $(foreach d,$(sort $(dir $(1))),-Wl$(,)-rpath-link$(,)$(d))
 
 $(ATARU_OUT)/%.elf: %.c $(ATARU_LIBATARU)
 	@mkdir -p $(@D)
 	$(ATARU_CC) $(ATARU_CFLAGS) $(CPPFLAGS) $(ATARU_FUNCTION_FLAGS) $(ATARU_LDFLAGS) \
-	  -o $@ $(ataru_srcs) $(ataru_libs) $(ATARU_LIBATARU)
+	  $(call ataru_rpath_link,$(ataru_libs)) -o $@ $(ataru_srcs) $(ataru_libs) $(ATARU_LIBATARU)
 
 $(ATARU_OUT)/%.so: %.c $(ATARU_LIBATARU)
 	@mkdir -p $(@D)
 	$(ATARU_CC) $(ATARU_CFLAGS) $(CPPFLAGS) $(ATARU_SHARED_FLAGS) $(ATARU_LDFLAGS) \
-	  -Wl,-soname,$(@F) -o $@ $(ataru_srcs) $(ataru_libs) $(ATARU_LIBATARU)
+	  -Wl,-soname,$(@F) $(call ataru_rpath_link,$(ataru_libs)) -o $@ $(ataru_srcs) $(ataru_libs) $(ATARU_LIBATARU)
 
 # libataru.a: -fPIC serves both PIEs and shared objects; hidden visibility
-# binds each image's memcpy & co. to its own copy at link time.
-$(ATARU_SDK)/build/%.o: $(ATARU_SDK)/%.c $(ATARU_SDK)/include/ataru.h $(ATARU_ROOT)/common/ataru_abi.h
+# binds each image's memcpy & co. to its own copy at link time. One object
+# per concern, so an image links only what it uses.
+ATARU_SDK_OBJS := $(addprefix $(ATARU_SDK)/build/,mem.o format.o log.o)
+$(ATARU_SDK_OBJS): $(ATARU_SDK)/build/%.o: $(ATARU_SDK)/%.c $(ATARU_SDK)/include/ataru.h $(ATARU_SDK)/format.h \
+  $(ATARU_ROOT)/common/ataru_abi.h
 	@mkdir -p $(@D)
 	$(ATARU_CC) $(ATARU_CFLAGS) -fPIC -fvisibility=hidden -fno-tree-loop-distribute-patterns \
 	  -c -o $@ $<
 
-$(ATARU_LIBATARU): $(ATARU_SDK)/build/libataru.o
+$(ATARU_LIBATARU): $(ATARU_SDK_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 # The target behind `ataru build` (src/sdk/build.ts).
 ATARU_BUILD_KIND ?= function
 ataru_build_flags = $(if $(filter shared,$(ATARU_BUILD_KIND)),$(ATARU_SHARED_FLAGS) \
   -Wl$(,)-soname$(,)$(notdir $(ATARU_BUILD_OUT)),$(ATARU_FUNCTION_FLAGS))
-, := ,
 .PHONY: ataru-build
 ataru-build: $(ATARU_LIBATARU)
 	$(ATARU_CC) $(ATARU_CFLAGS) $(addprefix -I,$(ATARU_BUILD_INCLUDES)) $(ataru_build_flags) \
-	  $(ATARU_LDFLAGS) -o $(ATARU_BUILD_OUT) $(ATARU_BUILD_SRCS) $(ATARU_BUILD_LINK) $(ATARU_LIBATARU)
+	  $(ATARU_LDFLAGS) $(call ataru_rpath_link,$(ATARU_BUILD_LINK)) -o $(ATARU_BUILD_OUT) $(ATARU_BUILD_SRCS) \
+	  $(ATARU_BUILD_LINK) $(ATARU_LIBATARU)
 
 .DELETE_ON_ERROR:
 # The includer's first target stays its default goal.

@@ -40,9 +40,10 @@ function decode(buf: Buffer): Rgba {
 
 function toGray(img: Rgba): Uint8Array {
   const gray = new Uint8Array(img.width * img.height);
-  for (let i = 0; i < gray.length; i++) {
-    const [r, g, b, a] = img.data.subarray(i * 4, i * 4 + 4);
-    const y = (77 * r + 150 * g + 29 * b + 128) >> 8;
+  const d = img.data;
+  for (let i = 0, p = 0; i < gray.length; i++, p += 4) {
+    const y = (77 * d[p] + 150 * d[p + 1] + 29 * d[p + 2] + 128) >> 8;
+    const a = d[p + 3];
     gray[i] = Math.floor((y * a + 255 * (255 - a) + 127) / 255);
   }
   return gray;
@@ -70,16 +71,18 @@ function resize(src: Float64Array, w: number, h: number, ow: number, oh: number)
   const rows = new Float64Array(ow * h);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < ow; x++) {
+      const { start, w: k } = wx[x];
       let s = 0;
-      wx[x].w.forEach((k, j) => (s += k * src[y * w + wx[x].start + j]));
+      for (let j = 0; j < k.length; j++) s += k[j] * src[y * w + start + j];
       rows[y * ow + x] = s;
     }
   }
   const out = new Float64Array(ow * oh);
   for (let y = 0; y < oh; y++) {
     for (let x = 0; x < ow; x++) {
+      const { start, w: k } = wy[y];
       let s = 0;
-      wy[y].w.forEach((k, j) => (s += k * rows[(wy[y].start + j) * ow + x]));
+      for (let j = 0; j < k.length; j++) s += k[j] * rows[(start + j) * ow + x];
       out[y * ow + x] = s;
     }
   }

@@ -6,7 +6,7 @@
  */
 import { answerOf, checkAnswer, WrongAnswerError } from './answer.js';
 import type { BuildResult } from './build.js';
-import { percentile, sortedCopy } from './stats.js';
+import { percentile } from './stats.js';
 import type { Cell, PeerSystem } from './systems/types.js';
 import type { Workload } from './workloads.js';
 
@@ -19,7 +19,9 @@ export interface CellResult {
   reason?: string;
   /** One value per round. */
   p50: number[];
-  p99: number[];
+  /** Every request's latency, all rounds pooled (for p99: slow systems
+   * have too few requests per round for a per-round p99). */
+  all: number[];
   thr1: number[];
   thr2: number[];
   cold: number[];
@@ -34,6 +36,9 @@ export interface Plan {
   warmMs: number;
   memoryRuns: number;
   maxCalls: number;
+  /** Date.now() after which no further round starts (bounds a run on a
+   * loaded machine, where slow systems overrun their slices). */
+  roundsDeadline: number;
 }
 
 export interface Progress {
@@ -66,13 +71,13 @@ export async function measure(
   items: readonly { workload: Workload; build: BuildResult }[],
   plan: Plan,
   progress: Progress,
-): Promise<CellResult[]> {
+): Promise<{ results: CellResult[]; rounds: number }> {
   const live: Live[] = [];
   for (const { workload, build } of items) {
     for (const system of systems) {
       if (system.id === 'floor' && workload.id !== 'noop') continue; // one floor for all
       live.push({
-        res: { system, workload, status: 'ok', p50: [], p99: [], thr1: [], thr2: [], cold: [], memory: [], requests: 0 },
+        res: { system, workload, status: 'ok', p50: [], all: [], thr1: [], thr2: [], cold: [], memory: [], requests: 0 },
       });
     }
   }
@@ -104,17 +109,23 @@ export async function measure(
   }
 
   const sliceMs = plan.budgetMs / plan.rounds / Math.max(1, live.length * 2);
+  let rounds = 0;
   for (let r = 0; r < plan.rounds; r++) {
+    if (Date.now() > plan.roundsDeadline) {
+      for (let i = 0; i < tasksPerRound; i++) progress.tick(`round ${r + 1}/${plan.rounds}: skipped (time is up)`);
+      continue;
+    }
+    rounds++;
     const order = live.map((_, i) => live[(i + r * 7) % live.length]!);
     if (r % 2) order.reverse();
     for (const l of order) {
       progress.tick(`round ${r + 1}/${plan.rounds}: ${l.res.system.id}/${l.res.workload.id} latency`);
       await guarded(l, async (c) => {
         const s = await c.latency(plan.maxCalls, sliceMs);
-        const xs = sortedCopy(s.us);
-        l.res.p50.push(percentile(xs, 50));
-        l.res.p99.push(xs.length >= 2 ? percentile(xs, 99) : NaN);
-        if (s.us.length > 1) l.res.thr1.push(s.us.length / (s.elapsedMs / 1000));
+        l.res.p50.push(percentile(s.us, 50));
+        if (s.mediansOnly) return;
+        for (const x of s.us) l.res.all.push(x);
+        if (s.us.length > 0 && s.elapsedMs > 0) l.res.thr1.push(s.us.length / (s.elapsedMs / 1000));
         l.res.requests += s.us.length;
       });
     }
@@ -132,14 +143,23 @@ export async function measure(
     }
   }
 
-  // Memory, a last answer check (wrong work at the end voids the figures
-  // too), and close.
+  // Memory (not timing-sensitive: probes run 3 at a time), then a last
+  // answer check (wrong work at the end voids the figures too), and close.
+  const queue = [...live];
+  const worker = async () => {
+    for (let l = queue.shift(); l; l = queue.shift()) {
+      const cur = l;
+      await guarded(cur, async (c) => {
+        for (let i = 0; c.memory && i < plan.memoryRuns; i++) cur.res.memory.push(await c.memory());
+      });
+      progress.tick(`${cur.res.system.id}/${cur.res.workload.id}: memory`);
+    }
+  };
+  await Promise.all([worker(), worker(), worker()]);
   for (const l of live) {
-    progress.tick(`${l.res.system.id}/${l.res.workload.id}: memory`);
-    await guarded(l, async (c) => {
-      for (let i = 0; c.memory && i < plan.memoryRuns; i++) l.res.memory.push(await c.memory());
-      checkAnswer(l.res.system.label, l.res.workload.id, answerOf(l.res.workload.expected), await c.answer());
-    });
+    await guarded(l, async (c) =>
+      checkAnswer(l.res.system.label, l.res.workload.id, answerOf(l.res.workload.expected), await c.answer()),
+    );
     try {
       await l.cell?.close();
     } catch {
@@ -147,5 +167,5 @@ export async function measure(
     }
   }
   progress.stop();
-  return live.map((l) => l.res);
+  return { results: live.map((l) => l.res), rounds };
 }

@@ -39,6 +39,7 @@ function progressBar(): Progress {
 }
 
 async function main(): Promise<void> {
+  process.env.ATARU_LOG_LEVEL ??= 'warn'; // before the runtime is imported: keep stdout for the tables
   const opts = parseOptions(process.argv.slice(2));
   if (opts.help) {
     console.log(USAGE);
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
   process.stderr.write(`bench:peers: building ${ws.map((w) => w.id).join(', ')} for ${[...targets].join(', ')}\n`);
   const items = ws.map((workload) => ({ workload, build: buildWorkload(workload, targets) }));
 
-  const results = await measure(
+  const { results, rounds } = await measure(
     systems,
     items,
     {
@@ -63,17 +64,18 @@ async function main(): Promise<void> {
       warmMs: opts.quick ? 50 : 250,
       memoryRuns: opts.quick ? 1 : 3,
       maxCalls: 200_000,
+      roundsDeadline: t0 + (opts.quick ? 35_000 : 250_000),
     },
     progressBar(),
   );
 
   const labels = systemLabels();
-  const tables = summarize(results, labels);
+  const systemIds = ALL_SYSTEMS.map((s) => s.id);
+  const tables = summarize(results, labels, systemIds);
   const machine = describeMachine();
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const outDir = opts.outDir ?? resultsDir;
   mkdirSync(outDir, { recursive: true });
-  const systemIds = ALL_SYSTEMS.map((s) => s.id);
   const charts = ['peers-latency.svg', 'peers-throughput.svg'];
   writeFileSync(join(outDir, charts[0]!), latencyChart(tables, systemIds));
   writeFileSync(join(outDir, charts[1]!), throughputChart(tables, systemIds));
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
     machine,
     date,
     mode: opts.quick ? 'quick' : 'full',
-    rounds: opts.rounds,
+    rounds,
     durationS: (Date.now() - t0) / 1000,
     notes: systems.map((s) => ({ label: labels[s.id] ?? s.label, note: s.note })),
     charts,

@@ -230,6 +230,60 @@ int main(void) {
   extra_cr4 = 1u << 18; xcr0 = 7;
   { struct vcpu v = new_vcpu(3, 1); if (v.fd >= 0) { run_once(&v, buf, sizeof buf); printf("probe avx_osxsave: %s\n", buf); } }
   extra_cr4 = 0; xcr0 = 0;
+  /* 11. MMIO: a user page mapped to a guest-physical page outside the
+   * memslot, read twice in the same vCPU (the second read meets KVM's cached
+   * MMIO entry in the nested page table). */
+  {
+    uint64_t *pt = (uint64_t *)(mem + PT);
+    pt[0x1ff] = 0x400000ull | 1 | 2 | 4 | 0x20 | 0x40;   /* 0x1ff000 -> gpa 0x400000 */
+    static const uint8_t mmio[] = {0x48, 0x8b, 0x04, 0x25, 0x00, 0xf0, 0x1f, 0x00,  /* mov 0x1ff000,%rax */
+                                   0x48, 0x8b, 0x04, 0x25, 0x00, 0xf0, 0x1f, 0x00,
+                                   0xe6, 0xa0, 0xeb, 0xfe};
+    code(mmio, sizeof mmio);
+    struct vcpu v = new_vcpu(3, 1);
+    run_once(&v, buf, sizeof buf);
+    printf("probe mmio_first: %s\n", buf);
+    if (v.run->exit_reason == KVM_EXIT_MMIO) {
+      printf("probe mmio_first_addr: 0x%llx\n", (unsigned long long)v.run->mmio.phys_addr);
+      run_once(&v, buf, sizeof buf);
+      printf("probe mmio_second: %s\n", buf);
+    }
+    pt[0x1ff] = 0;
+  }
+  /* 12. Which pages does a fault delivered through a CPL0 IDT handler
+   * dirty? IDT at 0x9000 (#PF gate -> stub at 0xa000: out 0xA3), RSP0 at
+   * 0xc000 (stack page 0xb000); dirty logging on; a null read at CPL3. */
+  {
+    uint64_t *pt = (uint64_t *)(mem + PT);
+    for (uint64_t pg = 0x9; pg <= 0xb; pg++) pt[pg] = (pg << 12) | 1 | 2 | 0x20 | 0x40;  /* supervisor */
+    uint8_t *g = mem + 0x9000 + 14 * 16;
+    memset(mem + 0x9000, 0, 4096);
+    g[0] = 0x00; g[1] = 0xa0; g[2] = 0x08; g[5] = 0x8e;  /* offset 0xa000, sel 0x08, P DPL0 intr gate */
+    static const uint8_t stub[] = {0xe6, 0xa3, 0xeb, 0xfe};
+    memcpy(mem + 0xa000, stub, sizeof stub);
+    *(uint64_t *)(mem + TSS + 4) = 0xc000;  /* RSP0 */
+    code(nullread, sizeof nullread);
+    reg.flags = KVM_MEM_LOG_DIRTY_PAGES;
+    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &reg) < 0) die("dirty log on");
+    static uint64_t bitmap[MEM_SIZE / 4096 / 64];
+    struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = bitmap};
+    tr_type = 9;  /* the stub's CPL0 out works anyway; 9 only for the rig's CPL3 */
+    struct vcpu v = new_vcpu(0, 1);
+    struct kvm_sregs sr;
+    ioctl(v.fd, KVM_GET_SREGS, &sr);
+    sr.idt.base = 0x9000; sr.idt.limit = 256 * 16 - 1;
+    ioctl(v.fd, KVM_SET_SREGS, &sr);
+    tr_type = 11;
+    ioctl(vm, KVM_GET_DIRTY_LOG, &log);  /* clear */
+    run_once(&v, buf, sizeof buf);
+    printf("probe idt_fault: %s\n", buf);
+    memset(bitmap, 0, sizeof bitmap);
+    ioctl(vm, KVM_GET_DIRTY_LOG, &log);
+    int n = snprintf(buf, sizeof buf, "dirty pages:");
+    for (unsigned pg = 0; pg < MEM_SIZE / 4096; pg++)
+      if (bitmap[pg / 64] >> (pg % 64) & 1) n += snprintf(buf + n, sizeof buf - n, " 0x%x", pg << 12);
+    printf("probe idt_fault_dirty: %s\n", buf);
+  }
   printf("probe result: %s\n", ok ? "basic out exit works" : "BASIC CASE FAILED");
   return ok ? 0 : 1;
 }

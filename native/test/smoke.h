@@ -14,7 +14,8 @@
 
 #define RUNTIME "../guest/runtime.elf"
 #define FIX(name) "../test/fixtures/functions/build/" name ".elf"
-#define OWN(name) "test/functions/build/" name ".elf"
+#define OWN(name) "test/smoke_functions/build/" name ".elf"
+#define DRIVER_FN(name) "test/build/functions/" name ".elf"
 
 static int failures;
 

@@ -1,6 +1,7 @@
 /* smoke_faults: every failure kind gives a clear message naming the node,
  * the instance stays usable, and the test hooks reach the exits a CPL3
  * function cannot cause. */
+#include <pthread.h>
 #include "smoke.h"
 
 /* A 2-node chain: crashif (faults on input "c", else echoes) -> the
@@ -90,7 +91,7 @@ static void hooks(void) {
   }
   ataru_instance_destroy(inst);
 
-  const char *peek[] = {OWN("peek")};
+  const char *peek[] = {DRIVER_FN("peek")};
   inst = make_app(1, peek, 0, NULL, 1, 0, 0);
   if (!inst) return;
   CHECK(ataru_instance_test_hook(inst, ATARU_TEST_MAP_MMIO) == 0, "hook");
@@ -112,6 +113,37 @@ static void hooks(void) {
   ataru_instance_destroy(inst);
 }
 
+struct pending {
+  pthread_mutex_t lock;
+  int calls;
+  uint32_t status[2];
+};
+
+static void on_done(void *ctx, ataru_result *res) {
+  struct pending *p = ctx;
+  pthread_mutex_lock(&p->lock);
+  if (p->calls < 2) p->status[p->calls] = res->status;
+  p->calls++;
+  pthread_mutex_unlock(&p->lock);
+}
+
+/* Destroy with one request spinning (no timeout) and one queued: both end
+ * as CLOSED and destroy returns. */
+static void destroy_busy(void) {
+  const char *fns[] = {FIX("spin")};
+  ataru_instance *inst = make_app(1, fns, 0, NULL, 1, 0, 0);
+  if (!inst) return;
+  struct pending p = {PTHREAD_MUTEX_INITIALIZER, 0, {0, 0}};
+  CHECK(ataru_instance_submit(inst, "", 0, ATARU_NODE_ID_DEFAULT, on_done, &p) == 0, "submit 1");
+  struct timespec d = {0, 20000000};
+  nanosleep(&d, NULL); /* the first is running, the second waits */
+  CHECK(ataru_instance_submit(inst, "", 0, ATARU_NODE_ID_DEFAULT, on_done, &p) == 0, "submit 2");
+  CHECK(ataru_instance_submit(inst, "", 0, ATARU_NODE_ID_DEFAULT, on_done, &p) == -1, "busy");
+  ataru_instance_destroy(inst);
+  CHECK(p.calls == 2 && p.status[0] == ATARU_STATUS_CLOSED && p.status[1] == ATARU_STATUS_CLOSED,
+        "destroy busy: %d calls, status %u %u", p.calls, p.status[0], p.status[1]);
+}
+
 int main(void) {
   expect_fault(FIX("nullread"), ATARU_STATUS_FAULT, "page fault reading 0x0 at rip 0x");
   expect_fault(FIX("nullwrite"), ATARU_STATUS_FAULT, "page fault writing 0x0 at rip 0x");
@@ -130,5 +162,6 @@ int main(void) {
   usable_after_fault();
   timeout_then_ok();
   hooks();
+  destroy_busy();
   return finish("smoke_faults");
 }

@@ -7,9 +7,7 @@ int main(void) {
   if (!inst) return finish("smoke_single");
   printf("cold create: %.0f us\n", ataru_instance_create_ns(inst) / 1e3);
   ataru_result r;
-  int rc = ataru_instance_run(inst, "hello", 5, ATARU_NODE_ID_DEFAULT, &r);
-  CHECK(rc == 0, "run rc %d", rc);
-  CHECK(r.status == ATARU_STATUS_OK, "status %u: %s", r.status, r.message);
+  CHECK(run1(inst, "hello", 5, &r) == ATARU_STATUS_OK, "status %u: %s", r.status, r.message);
   CHECK(r.output_len == 5 && memcmp(r.output, "hello", 5) == 0, "output len %zu", r.output_len);
   ataru_result_free(&r);
   ataru_instance_destroy(inst);

@@ -14,7 +14,7 @@ import { DEFAULTS, LIMITS } from './model.js';
 import { decodeDagArray, encodeDagArray } from './dag.js';
 import { defaultNodeIds } from './ids.js';
 import { EXTENSION_KEYS } from './keys.js';
-import { type Problem, templateField, toError } from './problems.js';
+import { type Problem, fieldError, templateField, toError } from './problems.js';
 import { validateDefinition } from './validate.js';
 
 export const BINARY_SIZE = 54_008;
@@ -64,6 +64,7 @@ export function offsetOfField(field: string): number | undefined {
 type ByteProblem = Problem & { offset?: number; field?: string };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const hex = (byte: number) => `0x${byte.toString(16).padStart(2, '0')}`;
 
 export function decodeBinary(buf: Buffer, file?: string): AppDefinition {
   const where = file !== undefined ? { file } : {};
@@ -89,7 +90,7 @@ export function decodeBinary(buf: Buffer, file?: string): AppDefinition {
     }
     const garbage = zeroFrom(nul + 1, offset + size);
     if (garbage !== undefined) {
-      bad(field, garbage, `expected 0 after the string's NUL (byte ${nul}), found 0x${buf[garbage].toString(16).padStart(2, '0')}`);
+      bad(field, garbage, `expected 0 after the string's NUL (byte ${nul}), found ${hex(buf[garbage])}`);
     }
     try {
       return utf8.decode(buf.subarray(offset, nul));
@@ -109,7 +110,7 @@ export function decodeBinary(buf: Buffer, file?: string): AppDefinition {
   }
 
   const paddingByte = zeroFrom(LAYOUT.padding.offset, LAYOUT.padding.offset + LAYOUT.padding.size);
-  if (paddingByte !== undefined) bad('padding', paddingByte, `expected 0 in the struct padding, found 0x${buf[paddingByte].toString(16)}`);
+  if (paddingByte !== undefined) bad('padding', paddingByte, `expected 0 (struct padding), found ${hex(buf[paddingByte])}`);
 
   let edges: AppDefinition['edges'] = [];
   if (n !== undefined) {
@@ -160,7 +161,7 @@ export function decodeBinary(buf: Buffer, file?: string): AppDefinition {
     const base = LAYOUT.exec.offset + EXEC_LAYOUT.size * i;
     const stray = zeroFrom(base, base + EXEC_LAYOUT.size);
     if (stray !== undefined) {
-      bad(`exec[${i}]`, stray, `beyond num_nodes ${n}, so its bytes must be 0, found 0x${buf[stray].toString(16)}`);
+      bad(`exec[${i}]`, stray, `beyond num_nodes ${n}, so its bytes must be 0, found ${hex(buf[stray])}`);
       break;
     }
   }
@@ -196,17 +197,11 @@ export function decodeBinary(buf: Buffer, file?: string): AppDefinition {
   if (!problems.length) return def;
   const located = problems.map((p) => {
     const field = p.field ?? templateField(p, numNodes);
-    return { p, field, offset: p.offset ?? (field !== undefined ? offsetOfField(field) : undefined) };
+    const offset = p.offset ?? (field !== undefined ? offsetOfField(field) : undefined);
+    return { message: p.message, field, location: { ...where, ...(offset !== undefined ? { offset } : {}) } };
   });
-  located.sort((a, b) => (a.offset ?? Infinity) - (b.offset ?? Infinity));
-  const byProblem = new Map(located.map((l) => [l.p, l]));
-  throw toError(
-    located.map((l) => l.p),
-    (p) => {
-      const l = byProblem.get(p)!;
-      return { field: l.field, location: { ...where, ...(l.offset !== undefined ? { offset: l.offset } : {}) } };
-    },
-  );
+  located.sort((a, b) => (a.location.offset ?? Infinity) - (b.location.offset ?? Infinity));
+  throw toError(located);
 }
 
 /** Why a valid definition doesn't fit the wire form, as problems. */
@@ -257,9 +252,7 @@ export function binaryProblems(def: AppDefinition): Problem[] {
 /** The 54,008 wire bytes of a valid definition; throws if it doesn't fit the wire form. */
 export function encodeBinary(def: AppDefinition): Buffer {
   const problems = binaryProblems(def);
-  if (problems.length) {
-    throw toError(problems, (p) => ({ field: templateField(p, def.nodes.length), location: {} }));
-  }
+  if (problems.length) throw fieldError(problems, def.nodes.length);
   const buf = Buffer.alloc(BINARY_SIZE);
   const putString = (s: string, offset: number) => buf.write(s, offset, 'utf8');
   putString(def.name, LAYOUT.name.offset);

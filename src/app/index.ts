@@ -7,7 +7,7 @@ import type { AppDefinition } from './model.js';
 import { BINARY_SIZE, decodeBinary, encodeBinary } from './binary.js';
 import { readJson, writeJson } from './json.js';
 import { readTemplate, writeTemplate } from './template.js';
-import { templateField, toError } from './problems.js';
+import { fieldError } from './problems.js';
 import { validateDefinition } from './validate.js';
 
 export type DefinitionForm = 'template' | 'json' | 'binary';
@@ -15,22 +15,24 @@ export const DEFINITION_FORMS: readonly DefinitionForm[] = ['template', 'json', 
 
 export type { AppDefinition } from './model.js';
 export { BINARY_SIZE } from './binary.js';
-export { appDefinitionJsonSchema } from './json.js';
+export { appDefinitionJsonSchema, readJsonValue as definitionFromJson } from './json.js';
 export { resolveFunctionPath } from './resolve.js';
 export { describeDag, summarizeDefinition } from './describe.js';
 export { roots, sinks } from './dag.js';
 
 /**
- * The form of some bytes, by content: text never holds a NUL, so any NUL or
- * exactly the wire size (unless it is JSON) means the binary form; a '{' first
- * after blanks means JSON; anything else is a template.
+ * The form of some bytes, by content. Text never holds a NUL and every valid
+ * wire struct does, so a NUL means the binary form (a truncated struct then
+ * gets "expected 54008 bytes"); a '{' first after blanks (and a BOM) means
+ * JSON; otherwise exactly 54,008 bytes is the binary form, anything else a
+ * template.
  */
 export function detectForm(bytes: Buffer): DefinitionForm {
-  const first = bytes.findIndex((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d);
-  const json = first >= 0 && bytes[first] === 0x7b;
-  if (bytes.length === BINARY_SIZE && bytes[0] !== 0x7b) return 'binary';
   if (bytes.includes(0)) return 'binary';
-  return json ? 'json' : 'template';
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  const first = bytes.findIndex((b, i) => i >= bom && b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d);
+  if (first >= 0 && bytes[first] === 0x7b) return 'json';
+  return bytes.length === BINARY_SIZE ? 'binary' : 'template';
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -56,10 +58,15 @@ export function parseDefinition(bytes: Buffer, options: { file?: string } = {}):
   }
 }
 
+/** Throws AtaruError BAD_DEFINITION (located by field) if a definition built in code is invalid. */
+export function assertValidDefinition(def: AppDefinition): void {
+  const problems = validateDefinition(def);
+  if (problems.length) throw fieldError(problems, def.nodes.length);
+}
+
 /** Writes a valid definition; throws if it is invalid or the form can't hold it. */
 export function encodeDefinition(def: AppDefinition, form: DefinitionForm): Buffer {
-  const problems = validateDefinition(def);
-  if (problems.length) throw toError(problems, (p) => ({ field: templateField(p, def.nodes.length), location: {} }));
+  assertValidDefinition(def);
   switch (form) {
     case 'binary':
       return encodeBinary(def);

@@ -14,12 +14,14 @@ import { AtaruError } from '../errors.js';
 import type { AppDefinition, Edge, FunctionRef } from './model.js';
 import { DEFAULTS, LIMITS } from './model.js';
 import { defaultNodeIds } from './ids.js';
-import { type Problem, toError } from './problems.js';
+import { type Problem, quote, toError } from './problems.js';
 import { didYouMean } from './suggest.js';
 import { findJsonSyntaxError } from './json-syntax.js';
 import { RANGES, validateDefinition, type IntRange } from './validate.js';
 
-const int = (r: IntRange) => z.number().int().min(r.min).max(r.max);
+/** A whole number; JSON's -0 reads as 0, so every form holds the same value. */
+const whole = () => z.number().int().overwrite((v) => v + 0);
+const int = (r: IntRange) => whole().min(r.min).max(r.max);
 
 const functionObject = z.strictObject({
   path: z.string().default('').describe("Folder: absolute, or relative to the definition's folder"),
@@ -33,14 +35,14 @@ const functionRef = z
   .describe('Function binary: "folder/file" or {path, name}');
 
 const nodeRef = z
-  .union([z.string().min(1), z.number().int().min(0)], { error: 'expected a node id (string) or index (number)' })
+  .union([z.string().min(1), whole().min(0)], { error: 'expected a node id (string) or index (number)' })
   .describe('Node id or index');
 
 const nodeSchema = z.strictObject({
   id: z.string().min(1).optional().describe('Node name, unique; defaults to the function name'),
   function: functionRef,
-  inp_off: z.number().int().min(0).default(0).describe('Input offset in the shared region'),
-  out_off: z.number().int().min(0).default(0).describe('Output offset in the shared region'),
+  inp_off: whole().min(0).default(0).describe('Input offset in the shared region'),
+  out_off: whole().min(0).default(0).describe('Output offset in the shared region'),
   timeout_ms: int(RANGES.timeout_ms).optional().describe('Per-node deadline, ms'),
 });
 
@@ -49,12 +51,12 @@ export const appDefinitionSchema = z
     name: z.string().min(1).describe('App name'),
     conn_type: z.enum(['tcp', 'raw']).default(DEFAULTS.conn_type),
     conn_port: int(RANGES.conn_port).default(DEFAULTS.conn_port).describe('Data port; 0: any free port'),
-    msg_len: z.number().int().min(1).describe('Bytes per request on the data port, at most shm_size'),
+    msg_len: whole().min(1).describe('Bytes per request on the data port, at most shm_size'),
     server_ip: z.string().default(DEFAULTS.server_ip),
     result_ip: z.string().default(DEFAULTS.result_ip),
     result_port: int(RANGES.result_port).default(DEFAULTS.result_port),
     pktcnt: int(RANGES.pktcnt).default(DEFAULTS.pktcnt).describe('Requests per connection before the statistics line; 0: unlimited'),
-    shared: functionObject.optional().describe("Shared code image (the original's exec[0])"),
+    shared: functionRef.optional().describe("Shared code image (the original's exec[0]): \"folder/file\" or {path, name}"),
     nodes: z.array(nodeSchema).min(1).max(LIMITS.maxNodes).describe('DAG nodes, in order (node k is exec[k+1])'),
     edges: z
       .array(z.strictObject({ from: nodeRef, to: nodeRef }))
@@ -71,8 +73,15 @@ export const appDefinitionSchema = z
   })
   .describe('Ataru application definition');
 
-/** JSON Schema of the JSON form (input side: fields with defaults are optional). */
-export const appDefinitionJsonSchema = z.toJSONSchema(appDefinitionSchema, { io: 'input' });
+/**
+ * JSON Schema of the JSON form (input side: fields with defaults are
+ * optional). Draft-07 without "$schema", so it embeds in an OpenAPI document
+ * and compiles with Fastify's default Ajv as it is.
+ */
+export const appDefinitionJsonSchema: Record<string, unknown> = (() => {
+  const { $schema: _, ...schema } = z.toJSONSchema(appDefinitionSchema, { io: 'input', target: 'draft-7' });
+  return schema;
+})();
 
 type JsonInput = z.output<typeof appDefinitionSchema>;
 
@@ -85,7 +94,8 @@ function shown(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
-  return JSON.stringify(v);
+  const text = JSON.stringify(v);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 function knownKeys(path: readonly PropertyKey[]): string[] {
@@ -97,29 +107,42 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
   return [];
 }
 
-type Located = { message: string; jsonPath: string };
+type AtPath = { message: string; jsonPath: string };
+
+const TYPE_NAMES: Record<string, string> = {
+  int: 'a whole number',
+  number: 'a number',
+  string: 'a string',
+  object: 'an object',
+  array: 'an array',
+};
 
 /** zod issues as "expected X, found Y" messages at JSON paths. */
-function fromZod(issues: z.core.$ZodIssue[]): Located[] {
-  const out: Located[] = [];
+function fromZod(issues: z.core.$ZodIssue[]): AtPath[] {
+  const out: AtPath[] = [];
   for (const issue of issues) {
     const at = jsonPath(issue.path);
     const input = (issue as { input?: unknown }).input;
     switch (issue.code) {
       case 'unrecognized_keys':
         for (const key of issue.keys) {
-          out.push({ jsonPath: jsonPath([...issue.path, key]), message: `unknown key '${key}'${didYouMean(key, knownKeys(issue.path))}` });
+          out.push({ jsonPath: jsonPath([...issue.path, key]), message: `unknown key ${quote(key)}${didYouMean(key, knownKeys(issue.path))}` });
         }
         break;
       case 'invalid_type':
-        out.push({ jsonPath: at, message: `expected ${issue.expected === 'int' ? 'a whole number' : issue.expected}, found ${shown(input)}` });
+        out.push({ jsonPath: at, message: `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, found ${shown(input)}` });
         break;
       case 'too_small':
       case 'too_big': {
-        const bound = issue.code === 'too_small' ? `at least ${issue.minimum}` : `at most ${issue.maximum}`;
-        const what = issue.origin === 'array' ? 'entries' : issue.origin === 'string' ? 'characters' : '';
-        const found = Array.isArray(input) ? `${input.length}` : typeof input === 'string' ? `${input.length}` : shown(input);
-        out.push({ jsonPath: at, message: `expected ${bound}${what ? ` ${what}` : ''}, found ${found}` });
+        if (issue.origin === 'string' && issue.code === 'too_small') {
+          out.push({ jsonPath: at, message: `expected a non-empty string, found ${shown(input)}` });
+          break;
+        }
+        const limit = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum);
+        const bound = `${issue.code === 'too_small' ? 'at least' : 'at most'} ${limit}`;
+        const unit = issue.origin === 'array' ? (limit === 1 ? ' entry' : ' entries') : '';
+        const found = Array.isArray(input) ? `${input.length}` : shown(input);
+        out.push({ jsonPath: at, message: `expected ${bound}${unit}, found ${found}` });
         break;
       }
       case 'invalid_value':
@@ -139,16 +162,9 @@ function splitFunction(ref: string | { path: string; name: string }): FunctionRe
   return slash < 0 ? { path: '', name: ref } : { path: ref.slice(0, slash + 1), name: ref.slice(slash + 1) };
 }
 
-function throwAt(located: Located[], file?: string): never {
-  const byProblem = new Map<Problem, Located>();
-  const problems = located.map((l) => {
-    const p = { message: l.message };
-    byProblem.set(p, l);
-    return p;
-  });
-  throw toError(problems, (p) => ({
-    location: { ...(file !== undefined ? { file } : {}), jsonPath: byProblem.get(p)!.jsonPath },
-  }));
+function throwAt(located: AtPath[], file?: string): never {
+  const where = file !== undefined ? { file } : {};
+  throw toError(located.map(({ message, jsonPath }) => ({ message, location: { ...where, jsonPath } })));
 }
 
 /** Line and column of a character position, for JSON syntax errors. */
@@ -169,6 +185,11 @@ export function readJson(text: string, file?: string): AppDefinition {
       ...(syntax ? lineColumn(text, syntax.position) : {}),
     });
   }
+  return readJsonValue(raw, file);
+}
+
+/** A definition from an already parsed JSON value (e.g. an HTTP request body). */
+export function readJsonValue(raw: unknown, file?: string): AppDefinition {
   const parsed = appDefinitionSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throwAt(fromZod(parsed.error.issues), file);
   return fromInput(parsed.data, file);
@@ -179,11 +200,11 @@ function fromInput(input: JsonInput, file?: string): AppDefinition {
   const defaults = defaultNodeIds(functions);
   const ids = input.nodes.map((node, k) => node.id ?? defaults[k]);
   const indexOf = new Map<string, number>();
-  const refProblems: Located[] = [];
+  const refProblems: AtPath[] = [];
   ids.forEach((id, k) => {
     const first = indexOf.get(id);
     if (first === undefined) indexOf.set(id, k);
-    else refProblems.push({ jsonPath: `$.nodes[${k}].id`, message: `duplicate node id '${id}' (also node ${first})` });
+    else refProblems.push({ jsonPath: `$.nodes[${k}].id`, message: `duplicate node id ${quote(id)} (also node ${first})` });
   });
 
   const resolve = (ref: string | number, path: string): number => {
@@ -194,7 +215,7 @@ function fromInput(input: JsonInput, file?: string): AppDefinition {
     }
     const k = indexOf.get(ref);
     if (k !== undefined) return k;
-    refProblems.push({ jsonPath: path, message: `unknown node '${ref}'${didYouMean(ref, ids)}` });
+    refProblems.push({ jsonPath: path, message: `unknown node ${quote(ref)}${didYouMean(ref, ids)}` });
     return -1;
   };
   const given: Edge[] = input.edges.map((e, i) => ({

@@ -20,7 +20,7 @@ export interface FunctionRef {
 }
 
 export interface NodeDef {
-  /** Display name (JSON form); defaults to the function name. */
+  /** Unique node name (JSON edges use it); defaults to the function's file name, suffixed `_k` when several nodes share it (src/app/ids.ts). */
   id: string;
   function: FunctionRef;
   inp_off: number;

@@ -18,22 +18,33 @@ export interface Problem {
   dagIndex?: number;
 }
 
-/** A located problem: the field name shown to the user and where it is. */
+/** A problem with its place in the input. */
 export interface Located {
+  message: string;
   /** Prefix of the message, e.g. 'exec[2].out_off'; omitted when the location already says it. */
   field?: string;
   location: ErrorLocation;
 }
 
+/** Problems reported per input; garbage input could otherwise make megabytes of them. */
+export const MAX_REPORTED = 50;
+
 /** One AtaruError for all problems: the first is the error, the rest its details. */
-export function toError(problems: Problem[], locate: (p: Problem) => Located): AtaruError {
-  const errors = problems.map((p) => {
-    const { field, location } = locate(p);
-    const message = field ? `${field}: ${p.message}` : p.message;
-    return new AtaruError('BAD_DEFINITION', message, { ...location, ...(field ? { field } : {}) });
+export function toError(located: Located[]): AtaruError {
+  const errors = located.slice(0, MAX_REPORTED).map(({ message, field, location }) => {
+    const text = field ? `${field}: ${message}` : message;
+    return new AtaruError('BAD_DEFINITION', text, { ...location, ...(field ? { field } : {}) });
   });
+  if (located.length > MAX_REPORTED) {
+    errors.push(new AtaruError('BAD_DEFINITION', `... and ${located.length - MAX_REPORTED} more problems`));
+  }
   const [first, ...rest] = errors;
   return new AtaruError('BAD_DEFINITION', first.message, first.location, rest);
+}
+
+/** Problems of a definition built in code (no input to point into): located by field only. */
+export function fieldError(problems: Problem[], numNodes: number): AtaruError {
+  return toError(problems.map((p) => ({ message: p.message, field: templateField(p, numNodes), location: {} })));
 }
 
 /** Template-style field name of a problem (shared by the template and binary readers). */
@@ -43,4 +54,9 @@ export function templateField(p: Problem, numNodes: number): string | undefined 
   const dagIndex = p.dagIndex ?? (p.edge !== undefined ? 2 * numNodes + 1 + p.edge : undefined);
   if (dagIndex !== undefined) return `dag[${dagIndex}]`;
   return p.key;
+}
+
+/** A piece of the input quoted in a message, cut short if long. */
+export function quote(s: string): string {
+  return `'${s.length > 60 ? `${s.slice(0, 57)}...` : s}'`;
 }

@@ -15,7 +15,7 @@ import { DEFAULTS, LIMITS } from './model.js';
 import { decodeDagArray, encodeDagArray } from './dag.js';
 import { defaultNodeIds } from './ids.js';
 import { EXEC_FIELDS, EXTENSION_KEYS, ORIGINAL_KEYS, REQUIRED_KEYS, TOP_LEVEL_KEYS, execKey, type ExecField } from './keys.js';
-import { type Problem, templateField, toError } from './problems.js';
+import { MAX_REPORTED, type Problem, fieldError, quote, templateField, toError } from './problems.js';
 import { didYouMean } from './suggest.js';
 import { RANGES, rangeMessage, validateDefinition } from './validate.js';
 
@@ -33,11 +33,16 @@ const EXEC_KEY = /^exec\[(\d+)\]\.(.*)$/;
 const DAG_SEPARATORS = /[,; \t]+/;
 const MAX_DAG_VALUES = 2 * LIMITS.maxNodes + 1 + LIMITS.maxEdges;
 
+const firstLine = (fields: Map<ExecField, Entry>) => Math.min(...[...fields.values()].map((e) => e.line));
+
 export function readTemplate(text: string, file?: string): AppDefinition {
   const problems: LineProblem[] = [];
   const top = new Map<string, Entry>();
   const execs = new Map<number, Map<ExecField, Entry>>();
   const lineOfKey = new Map<string, number>();
+
+  // Suggestions only for problems that can still be among those reported.
+  const suggest = (key: string, candidates: string[]) => (problems.length < MAX_REPORTED ? didYouMean(key, candidates) : '');
 
   text.split('\n').forEach((raw, i) => {
     const line = i + 1;
@@ -46,7 +51,7 @@ export function readTemplate(text: string, file?: string): AppDefinition {
     const [, key, restRaw] = KEY_AND_REST.exec(content)!;
     const rest = restRaw.replace(/[ \t]+$/, '');
     if (key === '') {
-      problems.push({ line, message: `expected a key, found '${content}'` });
+      problems.push({ line, message: `expected a key, found ${quote(content)}` });
       return;
     }
     const entry = { line, rest };
@@ -59,12 +64,12 @@ export function readTemplate(text: string, file?: string): AppDefinition {
       const index = Number(execMatch[1]);
       const field = execMatch[2] as ExecField;
       if (index >= LIMITS.execEntries) {
-        problems.push({ line, message: `'${key}': expected an exec index 0..${LIMITS.execEntries - 1}, found ${execMatch[1]}` });
+        problems.push({ line, message: `${quote(key)}: expected an exec index 0..${LIMITS.execEntries - 1}, found ${execMatch[1]}` });
         return;
       }
       if (!EXEC_FIELDS.includes(field)) {
         const candidates = EXEC_FIELDS.map((f) => execKey(index, f));
-        problems.push({ line, message: `unknown key '${key}'${didYouMean(key, candidates)}` });
+        problems.push({ line, message: `unknown key ${quote(key)}${suggest(key, candidates)}` });
         return;
       }
       canonical = execKey(index, field);
@@ -74,11 +79,11 @@ export function readTemplate(text: string, file?: string): AppDefinition {
     } else {
       const index = /\d+/.exec(key)?.[0] ?? '1';
       const candidates = [...TOP_LEVEL_KEYS, ...EXEC_FIELDS.map((f) => `exec[${index}].${f}`)];
-      problems.push({ line, message: `unknown key '${key}'${didYouMean(key, candidates)}` });
+      problems.push({ line, message: `unknown key ${quote(key)}${suggest(key, candidates)}` });
       return;
     }
     const first = lineOfKey.get(canonical);
-    if (first !== undefined) problems.push({ line, message: `duplicate key '${key}' (first set on line ${first})` });
+    if (first !== undefined) problems.push({ line, message: `duplicate key ${quote(key)} (first set on line ${first})` });
     else lineOfKey.set(canonical, line);
   });
 
@@ -93,14 +98,14 @@ export function readTemplate(text: string, file?: string): AppDefinition {
     if (!entry) return undefined;
     const tokens = entry.rest === '' ? [] : entry.rest.split(/[ \t]+/);
     if (tokens.length === 1) return tokens[0];
-    bad(field, tokens.length === 0 ? 'expected a value, found nothing' : `expected one value, found ${tokens.length}: '${entry.rest}'`, entry.line);
+    bad(field, tokens.length === 0 ? 'expected a value, found nothing' : `expected one value, found ${tokens.length}: ${quote(entry.rest)}`, entry.line);
     return undefined;
   };
   const number = (field: string, entry: Entry | undefined): number | undefined => {
     const t = token(field, entry);
     if (t === undefined) return undefined;
-    if (/^-?\d+$/.test(t)) return Number(t);
-    bad(field, `expected a whole number, found '${t}'`, entry!.line);
+    if (/^-?\d+$/.test(t)) return Number(t) || 0; // "-0" is 0
+    bad(field, `expected a whole number, found ${quote(t)}`, entry!.line);
     return undefined;
   };
 
@@ -125,15 +130,13 @@ export function readTemplate(text: string, file?: string): AppDefinition {
   const nodes: Omit<NodeDef, 'id'>[] = [];
   const explicitIds: (string | undefined)[] = [];
   for (const [index, fields] of [...execs].sort((a, b) => a[0] - b[0])) {
-    const firstLine = Math.min(...[...fields.values()].map((e) => e.line));
     if (n !== undefined && index > n) {
-      bad(`exec[${index}]`, `beyond num_nodes ${n}: the nodes are exec[1..${n}]`, firstLine);
+      bad(`exec[${index}]`, `beyond num_nodes ${n}: the nodes are exec[1..${n}]`, firstLine(fields));
     }
   }
   let shared: FunctionRef | undefined;
   const exec0 = execs.get(0);
   if (exec0) {
-    const firstLine = Math.min(...[...exec0.values()].map((e) => e.line));
     for (const field of ['timeout_ms', 'id'] as const) {
       const e = exec0.get(field);
       if (e) bad(execKey(0, field), `exec[0] is the shared code image, not a DAG node: it has no ${field}`, e.line);
@@ -145,7 +148,7 @@ export function readTemplate(text: string, file?: string): AppDefinition {
       }
     }
     const name = token(execKey(0, 'name'), exec0.get('name'));
-    if (!exec0.has('name')) bad(execKey(0, 'name'), 'missing (exec[0] has other keys, so it needs a name)', firstLine);
+    if (!exec0.has('name')) bad(execKey(0, 'name'), 'missing (exec[0] has other keys, so it needs a name)', firstLine(exec0));
     shared = { path: token(execKey(0, 'path'), exec0.get('path')) ?? '', name: name ?? '' };
   }
   for (let i = 1; n !== undefined && i <= n; i++) {
@@ -153,8 +156,7 @@ export function readTemplate(text: string, file?: string): AppDefinition {
     if (!fields) {
       bad(`exec[${i}]`, `missing: node ${i - 1} needs exec[${i}].name (with exec[${i}].path, inp_off, out_off)`);
     } else if (!fields.has('name')) {
-      const firstLine = Math.min(...[...fields.values()].map((e) => e.line));
-      bad(execKey(i, 'name'), 'missing required key', firstLine);
+      bad(execKey(i, 'name'), 'missing required key', firstLine(fields));
     }
     const get = (f: ExecField) => fields?.get(f);
     const fn = { path: token(execKey(i, 'path'), get('path')) ?? '', name: token(execKey(i, 'name'), get('name')) ?? '' };
@@ -177,7 +179,7 @@ export function readTemplate(text: string, file?: string): AppDefinition {
     const values: number[] = [];
     tokens.forEach((t, j) => {
       if (/^\d+$/.test(t) && Number(t) <= 0xffff) values.push(Number(t));
-      else bad(`dag[${j}]`, `expected a number 0..65535, found '${t}'`, dagEntry.line);
+      else bad(`dag[${j}]`, `expected a number 0..65535, found ${quote(t)}`, dagEntry.line);
     });
     if (tokens.length > MAX_DAG_VALUES) bad('dag', `expected at most ${MAX_DAG_VALUES} values, found ${tokens.length}`);
     else if (values.length === tokens.length && n !== undefined) {
@@ -235,37 +237,25 @@ export function readTemplate(text: string, file?: string): AppDefinition {
     if (field.startsWith('dag')) return dagLine;
     const exec = /^exec\[(\d+)\]/.exec(field);
     const fields = exec ? execs.get(Number(exec[1])) : undefined;
-    return fields ? Math.min(...[...fields.values()].map((e) => e.line)) : undefined;
+    return fields ? firstLine(fields) : undefined;
   };
+  const where = file !== undefined ? { file } : {};
   const located = problems.map((p) => {
     const field = p.field ?? templateField(p, numNodes);
-    return { p, field, line: p.line ?? lineOf(field) };
+    const line = p.line ?? lineOf(field);
+    return { message: p.message, field, location: { ...where, ...(line !== undefined ? { line } : {}) } };
   });
-  located.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
-  return throwLocated(located, file);
-}
-
-function throwLocated(located: { p: Problem; field?: string; line?: number }[], file?: string): never {
-  const byProblem = new Map(located.map((l) => [l.p, l]));
-  throw toError(
-    located.map((l) => l.p),
-    (p) => {
-      const l = byProblem.get(p)!;
-      return {
-        field: l.field,
-        location: { ...(file !== undefined ? { file } : {}), ...(l.line !== undefined ? { line: l.line } : {}) },
-      };
-    },
-  );
+  located.sort((a, b) => (a.location.line ?? Infinity) - (b.location.line ?? Infinity));
+  throw toError(located);
 }
 
 // ---- writer ----
 
 const KEY_WIDTH = 16; // the seed's alignment: "exec[0].inp_off : 0"
 
-/** A string the template can hold: one token, no blanks, not starting with ':'. */
+/** A string the template can hold: one token, no blanks, not starting with ':' (a separator). */
 function templateToken(s: string): boolean {
-  return s !== '' && !/[\s\u0000-\u001f\u007f]/.test(s) && !s.startsWith(':') && !s.startsWith('//');
+  return s !== '' && !/[\s\u0000-\u001f\u007f]/.test(s) && !s.startsWith(':');
 }
 
 /** The template text of a valid definition; throws if a string can't be one token. */
@@ -279,7 +269,7 @@ export function writeTemplate(def: AppDefinition): string {
     if (!templateToken(v)) {
       problems.push({
         ...problem,
-        message: `the template form cannot hold ${JSON.stringify(v)} (a value is one token: not empty, no blanks, not starting with ':' or '//')`,
+        message: `the template form cannot hold ${JSON.stringify(v)} (a value is one token: not empty, no blanks, not starting with ':')`,
       });
     }
     lines.push(`${key.padEnd(KEY_WIDTH)}: ${v}`);
@@ -317,6 +307,6 @@ export function writeTemplate(def: AppDefinition): string {
     if (node.timeout_ms !== undefined) put(execKey(i, 'timeout_ms'), node.timeout_ms, { node: k, key: 'timeout_ms' });
     if (node.id !== defaults[k]) put(execKey(i, 'id'), node.id, { node: k, key: 'id' });
   });
-  if (problems.length) throw toError(problems, (p) => ({ field: templateField(p, n), location: {} }));
+  if (problems.length) throw fieldError(problems, n);
   return lines.join('\n') + '\n';
 }

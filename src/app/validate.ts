@@ -6,7 +6,7 @@
 import type { AppDefinition } from './model.js';
 import { LIMITS } from './model.js';
 import { checkEdges } from './dag.js';
-import type { Problem } from './problems.js';
+import { type Problem, quote } from './problems.js';
 
 export interface IntRange {
   min: number;
@@ -47,7 +47,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function stringMessage(s: string, required: boolean): string | undefined {
   if (required && s.length === 0) return 'expected a non-empty string';
-  if (CONTROL.test(s)) return `expected no control characters, found ${JSON.stringify(s)}`;
+  if (CONTROL.test(s)) return `expected no control characters, found ${quote(JSON.stringify(s).slice(1, -1))}`;
   return undefined;
 }
 
@@ -60,7 +60,7 @@ export function validateDefinition(def: AppDefinition): Problem[] {
   add('name', stringMessage(def.name, true));
   const nameBytes = Buffer.byteLength(def.name);
   if (nameBytes >= LIMITS.nameBytes) add('name', `expected at most ${LIMITS.nameBytes - 1} bytes, found ${nameBytes}`);
-  if (def.conn_type !== 'tcp' && def.conn_type !== 'raw') add('conn_type', `expected tcp or raw, found ${def.conn_type}`);
+  if (def.conn_type !== 'tcp' && def.conn_type !== 'raw') add('conn_type', `expected tcp or raw, found ${quote(def.conn_type)}`);
   add('server_ip', stringMessage(def.server_ip, false));
   add('result_ip', stringMessage(def.result_ip, false));
   for (const key of ['conn_port', 'result_port', 'pktcnt', 'timeout_ms', 'instances', 'vcpus', 'queue_limit'] as const) {
@@ -74,8 +74,8 @@ export function validateDefinition(def: AppDefinition): Problem[] {
   // Without a valid region size, msg_len and offsets can't be judged.
   const shm = shmMessage ? undefined : def.shm_size;
   if (shm !== undefined) add('msg_len', rangeMessage(def.msg_len, msgLenRange(shm)));
-  if (def.reply !== 'frames' && def.reply !== 'none') add('reply', `expected frames or none, found ${def.reply}`);
-  if (def.state !== 'reset' && def.state !== 'keep') add('state', `expected reset or keep, found ${def.state}`);
+  if (def.reply !== 'frames' && def.reply !== 'none') add('reply', `expected frames or none, found ${quote(def.reply)}`);
+  if (def.state !== 'reset' && def.state !== 'keep') add('state', `expected reset or keep, found ${quote(def.state)}`);
 
   if (def.shared) {
     add('shared.name', stringMessage(def.shared.name, true));
@@ -94,7 +94,7 @@ export function validateDefinition(def: AppDefinition): Problem[] {
     if (!nameMessage) {
       add('id', stringMessage(node.id, true), k);
       const first = ids.get(node.id);
-      if (first !== undefined) add('id', `duplicate node id '${node.id}' (also node ${first})`, k);
+      if (first !== undefined) add('id', `duplicate node id ${quote(node.id)} (also node ${first})`, k);
       else ids.set(node.id, k);
     }
     if (shm !== undefined) {

@@ -139,10 +139,12 @@ export class App implements AppHandle {
     try {
       res = await native().run(slot.handle, input, nodeId);
     } catch (err) {
-      // The addon refused the request (not a function failure).
+      // The core refused the request (busy instance, oversized input).
       this.release(slot, false);
-      this.count('INTERNAL');
-      throw new AtaruError('INTERNAL', (err as Error).message);
+      const status = (err as { status?: number }).status;
+      const code = status !== undefined ? errorCodeOf(status) : 'INTERNAL';
+      this.count(code);
+      throw new AtaruError(code, (err as Error).message);
     }
     const unusable = res.status === native().constants.status.INTERNAL;
     this.release(slot, unusable);

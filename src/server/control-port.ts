@@ -10,7 +10,7 @@
  * A binary struct is told from text by a NUL in its first 128 bytes (see
  * definition.ts).
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { isLoopbackHost, type ServerConfig } from '../config.js';
 import { AtaruError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -27,13 +27,33 @@ export interface ControlPortDeps {
   log: Logger;
 }
 
-export function startControlPort(deps: ControlPortDeps, port: number): Promise<Server> {
-  const server = createServer({ allowHalfOpen: true }, (s) => handle(s, deps));
+export interface ControlPort {
+  readonly port: number;
+  /** Stops accepting and drops control clients still sending. */
+  close(): Promise<void>;
+}
+
+export function startControlPort(deps: ControlPortDeps, port: number): Promise<ControlPort> {
+  const sockets = new Set<Socket>();
+  const server = createServer({ allowHalfOpen: true }, (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+    handle(s, deps);
+  });
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(new AtaruError('CONFLICT', `cannot listen on control port ${deps.config.host}:${port}: ${e.message}`)),
     );
-    server.listen({ host: deps.config.host, port, exclusive: true }, () => resolve(server));
+    server.listen({ host: deps.config.host, port, exclusive: true }, () =>
+      resolve({
+        port: (server.address() as { port: number }).port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            for (const s of sockets) s.destroy();
+          }),
+      }),
+    );
   });
 }
 

@@ -27,6 +27,8 @@ export interface DataPortOptions {
   log: Logger;
 }
 
+const FLUSH_GRACE_MS = 5000;
+
 /** One reply slot, kept in request order. */
 interface Slot {
   done: boolean;
@@ -65,6 +67,11 @@ class DataConnection {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.consume(chunk));
     socket.on('drain', () => this.maybeResume());
+    // A half-close means "no more requests": answer those in flight, then end.
+    socket.on('end', () => {
+      this.dropPartial();
+      void this.drain();
+    });
     socket.on('error', (e) => opts.log.debug({ app: app.name, err: e.message }, 'data connection error'));
   }
 
@@ -194,9 +201,14 @@ class DataConnection {
     if (!this.paused) this.socket.resume();
   }
 
-  /** Called when the socket closed: a request cut short is dropped and counted. */
+  /** Called when the socket closed. */
   closed(): void {
     this.stopped = true;
+    this.dropPartial();
+  }
+
+  /** A request cut short by the client is dropped and counted. */
+  private dropPartial(): void {
     if (this.partial || (this.backlog && this.backlog.length % this.app.current.def.msg_len)) {
       this.app.current.metrics.truncated();
       this.opts.log.info(
@@ -211,6 +223,7 @@ class DataConnection {
   drain(): Promise<void> {
     this.stopped = true;
     this.partial = this.backlog = null;
+    this.partialFill = 0;
     if (this.socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
       const finish = () => {
@@ -232,7 +245,7 @@ export class DataPort {
     private readonly app: LiveApp,
     private readonly opts: DataPortOptions,
   ) {
-    this.server = createServer((socket) => this.accept(socket));
+    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
   /** Listens on host:port (0 = any free port); rejects with CONFLICT when taken. */
@@ -279,12 +292,22 @@ export class DataPort {
     });
   }
 
-  /** Stops accepting; with drain, lets every connection finish its in-flight requests. */
+  /**
+   * Stops accepting; with drain, lets every connection finish its in-flight
+   * requests and flush its replies (a client that doesn't read gets
+   * FLUSH_GRACE_MS, then is cut off).
+   */
   async close(drain: boolean): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     if (drain) await Promise.all([...this.conns].map((c) => c.drain()));
-    else for (const c of this.conns) c.socket.destroy();
-    for (const c of this.conns) c.socket.destroySoon();
+    for (const c of this.conns) {
+      if (drain) c.socket.destroySoon();
+      else c.socket.destroy();
+    }
+    const cutOff = setTimeout(() => {
+      for (const c of this.conns) c.socket.destroy();
+    }, FLUSH_GRACE_MS);
     await closed;
+    clearTimeout(cutOff);
   }
 }

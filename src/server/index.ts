@@ -3,12 +3,11 @@
  * HTTP API, persistence. `ataru serve` and the tests/benchmarks all start it
  * through startServer().
  */
-import type { Server } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { AppDefinition } from '../app/model.js';
 import { makeConfig, type ServerConfig, type ServerConfigInput } from '../config.js';
 import { log as rootLog } from '../log.js';
-import { startControlPort } from './control-port.js';
+import { startControlPort, type ControlPort } from './control-port.js';
 import { buildHttpApi } from './http-api.js';
 import { Metrics } from './metrics.js';
 import { storeFromRoots } from './functions.js';
@@ -32,7 +31,7 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
   const config = makeConfig(input);
   const log = rootLog.child({ component: 'server' });
   const store = new Store(config.dataDir);
-  let control: Server | undefined;
+  let control: ControlPort | undefined;
   let http: FastifyInstance | undefined;
   const ports = { control: undefined as number | undefined, http: undefined as number | undefined };
 
@@ -49,7 +48,7 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
   try {
     if (config.controlPort !== null) {
       control = await startControlPort({ config, registry, store, log }, config.controlPort);
-      ports.control = (control.address() as { port: number }).port;
+      ports.control = control.port;
     }
     if (config.httpPort !== null) {
       http = await buildHttpApi({ config, registry, store, metrics, log });
@@ -58,7 +57,7 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
     }
     await registry.restore();
   } catch (e) {
-    control?.close();
+    await control?.close();
     await http?.close();
     await registry.close();
     store.close();
@@ -75,9 +74,7 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
     deploy: (def) => registry.deploy(def, storeFromRoots(def, config.functionRoots, store)),
     close() {
       closing ??= (async () => {
-        const controlClosed = control ? new Promise<void>((r) => control!.close(() => r())) : Promise.resolve();
-        await Promise.all([http?.close(), registry.close()]);
-        await controlClosed;
+        await Promise.all([control?.close(), http?.close(), registry.close()]);
         store.close();
         log.info('stopped');
       })();

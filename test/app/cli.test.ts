@@ -16,20 +16,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Runs the verbs in-process and returns what they printed. */
 async function run(...args: string[]): Promise<string> {
-  const program = new Command().exitOverride();
+  const chunks: string[] = [];
+  const program = new Command().exitOverride().configureOutput({ writeOut: (s) => chunks.push(s) });
   registerCheck(program);
   registerConvert(program);
-  const chunks: string[] = [];
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('latin1'));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(['node', 'ataru', ...args]);
-  } finally {
-    process.stdout.write = write;
-  }
+  await program.parseAsync(['node', 'ataru', ...args]);
   return chunks.join('');
 }
 

@@ -126,3 +126,22 @@ test('the JSON syntax scanner agrees with JSON.parse', TIMEOUT, () => {
   fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...'{}[]",:0-1.eE+ \\u0ntrufals'.split('')), maxLength: 30 }), check), { numRuns: RUNS * 2 });
   check('['.repeat(100_000));
 });
+
+test('huge garbage is rejected quickly with a bounded report', { timeout: 5_000 }, () => {
+  const inputs = [
+    Array.from({ length: 20_000 }, (_, i) => `key${i} : ${i}`).join('\n'),
+    'k'.repeat(1 << 20) + ' : 1',
+    `name : x\nnum_nodes : 255\nmsg_len : 1\ndag : ${'7,'.repeat(5000)}`,
+    JSON.stringify({ name: 'x', msg_len: 1, nodes: Array.from({ length: 255 }, () => ({ function: 'f', inp_off: -1 })) }),
+  ];
+  for (const text of inputs) {
+    try {
+      parseDefinition(Buffer.from(text));
+      assert.fail('accepted garbage');
+    } catch (e) {
+      assert.ok(e instanceof AtaruError);
+      assert.ok(e.details.length <= 50, `${e.details.length} details`);
+      assert.ok(e.describe().length < 20_000);
+    }
+  }
+});

@@ -75,7 +75,7 @@ const cases: Case[] = [
   { name: 'msg_len zero', input: withLine('msg_len', 'msg_len : 0'), message: /^msg_len: expected a request size in bytes, at most shm_size \(1\.\.2097152\), found 0$/, where: { line: 5 } },
   { name: 'msg_len past the shared region', input: withLine('msg_len', 'msg_len : 3000000'), message: /^msg_len: .*\(1\.\.2097152\), found 3000000$/, where: { line: 5 } },
   { name: 'offset past the shared region', input: withLine('exec[3].out_off', 'exec[3].out_off : 2097152'), message: /^exec\[3\]\.out_off: expected an offset inside the shared region \(below shm_size\) \(0\.\.2097151\), found 2097152$/, where: { line: lineOf('exec[3].out_off') } },
-  { name: 'conn_type', input: withLine('conn_type', 'conn_type : udp'), message: /^conn_type: expected tcp or raw, found udp$/, where: { line: 3 } },
+  { name: 'conn_type', input: withLine('conn_type', 'conn_type : udp'), message: /^conn_type: expected tcp or raw, found 'udp'$/, where: { line: 3 } },
   { name: 'two tokens for a string', input: withLine('name', 'name : two words'), message: /^name: expected one value, found 2: 'two words'$/, where: { line: 1 } },
   { name: 'key without a value', input: withLine('pktcnt', 'pktcnt :'), message: /^pktcnt: expected a value, found nothing$/, where: { line: 9 } },
   { name: 'line without a key', input: withExtra(': 5'), message: /^expected a key, found ': 5'$/, where: { line: EXTRA } },
@@ -83,7 +83,7 @@ const cases: Case[] = [
   { name: 'shared image timeout', input: withExtra('exec[0].timeout_ms : 5'), message: /^exec\[0\]\.timeout_ms: exec\[0\] is the shared code image, not a DAG node: it has no timeout_ms$/, where: { line: EXTRA } },
   { name: 'vcpus', input: withExtra('vcpus : 9'), message: /^vcpus: expected a vCPU count \(1\.\.8\), found 9$/, where: { line: EXTRA } },
   { name: 'shm_size not whole pages', input: withExtra('shm_size : 2100000'), message: /^shm_size: expected a multiple of 4096 \(whole pages\), found 2100000$/, where: { line: EXTRA } },
-  { name: 'reply mode', input: withExtra('reply : maybe'), message: /^reply: expected frames or none, found maybe$/, where: { line: EXTRA } },
+  { name: 'reply mode', input: withExtra('reply : maybe'), message: /^reply: expected frames or none, found 'maybe'$/, where: { line: EXTRA } },
   { name: 'duplicate node ids', input: withExtra('exec[1].id : x', 'exec[2].id : x'), message: /^exec\[2\]\.id: duplicate node id 'x' \(also node 0\)$/, where: { line: EXTRA + 1 } },
   // ---- the dag array ----
   { name: 'dag value not a number', input: withLine('dag', 'dag : 0,1,1,x,0,2,3,4,4,1,2,3,3'), message: /^dag\[3\]: expected a number 0\.\.65535, found 'x'$/, where: { line: 10 } },
@@ -101,12 +101,12 @@ const cases: Case[] = [
   { name: 'wire num_nodes', input: binary((b) => b.writeInt32LE(200, 128)), message: /^num_nodes: expected a node count \(1\.\.127 in the binary form\), found 200$/, where: { offset: 128 } },
   { name: 'wire unterminated name', input: binary((b) => b.fill(0x61, 0, 128)), message: /^name: unterminated string: no NUL in its 128 bytes$/, where: { offset: 0 } },
   { name: 'wire empty function name', input: binary((b) => b.fill(0, EXEC1_NAME, EXEC1_NAME + 64)), message: /^exec\[1\]\.name: expected a non-empty string$/, where: { offset: EXEC1_NAME } },
-  { name: 'wire conn_type', input: binary((b) => b.write('udp', 132)), message: /^conn_type: expected tcp or raw, found udp$/, where: { offset: 132 } },
+  { name: 'wire conn_type', input: binary((b) => b.write('udp', 132)), message: /^conn_type: expected tcp or raw, found 'udp'$/, where: { offset: 132 } },
   { name: 'wire negative msg_len', input: binary((b) => b.writeInt32LE(-1, 168)), message: /^msg_len: .*found -1$/, where: { offset: 168 } },
   { name: 'wire invalid UTF-8', input: binary((b) => (b[3] = 0xff)), message: /^name: expected UTF-8 text$/, where: { offset: 0 } },
   // ---- JSON ----
   { name: 'json negative offset', input: json((d) => (d.nodes[0].inp_off = -1)), message: /^expected at least 0, found -1$/, where: { jsonPath: '$.nodes[0].inp_off' } },
-  { name: 'json no nodes', input: json((d) => ((d.nodes = []), (d.edges = []))), message: /^expected at least 1 entries, found 0$/, where: { jsonPath: '$.nodes' } },
+  { name: 'json no nodes', input: json((d) => ((d.nodes = []), (d.edges = []))), message: /^expected at least 1 entry, found 0$/, where: { jsonPath: '$.nodes' } },
   {
     name: 'json unknown key',
     input: json((d) => ((d.nodes[1].fucntion = d.nodes[1].function), delete d.nodes[1].function)),
@@ -118,7 +118,7 @@ const cases: Case[] = [
   { name: 'json duplicate id', input: json((d) => (d.nodes[2].id = 'w0')), message: /^duplicate node id 'w0' \(also node 1\)$/, where: { jsonPath: '$.nodes[2].id' }, count: 3 },
   { name: 'json offsets past a smaller shm', input: json((d) => (d.shm_size = 8192)), message: /^expected an offset inside the shared region .*found 8192$/, where: { jsonPath: '$.nodes[1].out_off' }, count: 26 },
   { name: 'json msg_len past shm', input: json((d) => (d.msg_len = 3 << 20)), message: /^expected a request size in bytes, at most shm_size \(1\.\.2097152\), found 3145728$/, where: { jsonPath: '$.msg_len' } },
-  { name: 'json wrong type', input: json((d) => (d.msg_len = '4096')), message: /^expected number, found "4096"$/, where: { jsonPath: '$.msg_len' } },
+  { name: 'json wrong type', input: json((d) => (d.msg_len = '4096')), message: /^expected a number, found "4096"$/, where: { jsonPath: '$.msg_len' } },
 ];
 
 test(`${cases.length} invalid definitions are each reported with their message and location`, () => {

@@ -1,35 +1,32 @@
 /**
  * The loader's C test programs (native/test/elf_check.c, elf_fuzz.c), built
- * once per test process with AddressSanitizer and UBSan against the real
- * native/elf.c, loader.c and mem.c. They load images into a guest-memory
- * arena without a VM, so the loader is tested whether or not the addon or
- * /dev/kvm is there.
+ * with AddressSanitizer and UBSan against the real native/elf.c, loader.c
+ * and mem.c. They load images into a guest-memory arena without a VM, so the
+ * loader is tested whether or not the addon or /dev/kvm is there. Builds are
+ * cached in the temp folder by a hash of their sources.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/runtime/paths.js';
 
 const nativeDir = join(packageRoot, 'native');
-let dir: string | undefined;
-const built = new Map<string, string>();
+const sources = (name: string) => [join(nativeDir, 'test', `${name}.c`), ...['elf.c', 'loader.c', 'mem.c'].map((f) => join(nativeDir, f))];
+const headers = ['elf_image.h', 'loader.h', 'mem.h'].map((f) => join(nativeDir, f)).concat(join(packageRoot, 'common', 'ataru_abi.h'));
+const flags = ['-std=gnu11', '-g', '-O1', '-Wall', '-Wextra', '-Werror', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
 
 export function harness(name: 'elf_check' | 'elf_fuzz'): string {
-  const done = built.get(name);
-  if (done) return done;
-  if (!dir) {
-    dir = mkdtempSync(join(tmpdir(), 'ataru-elf-'));
-    process.on('exit', () => rmSync(dir!, { recursive: true, force: true }));
-  }
-  const exe = join(dir, name);
-  execFileSync('gcc', [
-    '-std=gnu11', '-g', '-O1', '-Wall', '-Wextra', '-Werror',
-    '-fsanitize=address,undefined', '-fno-sanitize-recover=all',
-    '-o', exe, join(nativeDir, 'test', `${name}.c`),
-    join(nativeDir, 'elf.c'), join(nativeDir, 'loader.c'), join(nativeDir, 'mem.c'),
-  ]);
-  built.set(name, exe);
+  const hash = createHash('sha256').update(flags.join(' '));
+  for (const f of [...sources(name), ...headers]) hash.update(readFileSync(f));
+  const dir = join(tmpdir(), 'ataru-elf-harness');
+  const exe = join(dir, `${name}-${hash.digest('hex').slice(0, 16)}`);
+  if (existsSync(exe)) return exe;
+  mkdirSync(dir, { recursive: true });
+  const partial = `${exe}.${process.pid}`; // concurrent test processes: build aside, rename
+  execFileSync('gcc', [...flags, '-o', partial, ...sources(name)]);
+  renameSync(partial, exe);
   return exe;
 }
 

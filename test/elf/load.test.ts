@@ -5,7 +5,7 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ElfFile } from './elf-file.js';
@@ -165,6 +165,88 @@ test('an undefined weak symbol resolves to 0', async () => {
     const r = runCheck(check, ['-x', `${hex(at)}:8`, join(dir, 'fn.elf')]);
     assert.equal(r.error, undefined);
     assert.equal(dumps(r.stdout).get(hex(at)), u64(0n));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a library needed by two functions is loaded once and shared', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ataru-shared-lib-'));
+  try {
+    for (const f of ['a.elf', 'b.elf']) copyFileSync(fixture('useslib'), join(dir, f));
+    copyFileSync(helperLibrary, join(dir, 'libhelper.so'));
+    const fn = elf(fixture('useslib'));
+    const lib = elf(helperLibrary);
+    const aBase = IMAGES_BASE;
+    const libBase = nextSlot(aBase, fn);
+    const bBase = nextSlot(libBase, lib);
+    const weight = lib.symbols().find((s) => s.name === 'helper_weight' && s.defined)!;
+    const rel = fn.relocations().find((x) => fn.symbols()[x.sym].name === 'helper_weight')!;
+    const r = runCheck(check, ['-x', `${hex(aBase + rel.offset)}:8`, '-x', `${hex(bBase + rel.offset)}:8`, join(dir, 'a.elf'), join(dir, 'b.elf')]);
+    assert.equal(r.error, undefined);
+    const got = dumps(r.stdout);
+    assert.equal(got.get(hex(aBase + rel.offset)), u64(libBase + weight.value));
+    assert.equal(got.get(hex(bBase + rel.offset)), u64(libBase + weight.value));
+    assert.match(r.stdout, new RegExp(`^entry .*/b\\.elf ${hex(bBase + fn.entry)}$`, 'm'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('libraries of libraries are found in their folder and bound', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ataru-chain-'));
+  try {
+    writeFileSync(join(dir, 'inner.c'), '#include <ataru.h>\nlong inner(long x) { return x + 1; }\n');
+    writeFileSync(join(dir, 'outer.c'), '#include <ataru.h>\nlong inner(long);\nlong outer(long x) { return inner(x) * 2; }\n');
+    writeFileSync(
+      join(dir, 'fn.c'),
+      '#include <ataru.h>\nlong outer(long);\nlong entry(const void *i, void *o, uint64_t n) { (void)i, (void)o; return outer((long)n); }\n',
+    );
+    await build({ sources: ['inner.c'], output: 'libinner.so', kind: 'library', cwd: dir });
+    await build({ sources: ['outer.c'], output: 'libouter.so', kind: 'library', link: ['libinner.so'], cwd: dir });
+    await build({ sources: ['fn.c'], output: 'fn.elf', link: ['libouter.so'], cwd: dir });
+    const fn = elf(join(dir, 'fn.elf'));
+    const outer = elf(join(dir, 'libouter.so'));
+    const inner = elf(join(dir, 'libinner.so'));
+    const outerBase = nextSlot(IMAGES_BASE, fn);
+    const innerBase = nextSlot(outerBase, outer);
+    const fnRel = fn.relocations().find((x) => fn.symbols()[x.sym].name === 'outer')!;
+    const outerRel = outer.relocations().find((x) => outer.symbols()[x.sym].name === 'inner')!;
+    const def = (e: ElfFile, n: string) => e.symbols().find((s) => s.name === n && s.defined)!.value;
+    const r = runCheck(check, ['-x', `${hex(IMAGES_BASE + fnRel.offset)}:8`, '-x', `${hex(outerBase + outerRel.offset)}:8`, join(dir, 'fn.elf')]);
+    assert.equal(r.error, undefined);
+    const got = dumps(r.stdout);
+    assert.equal(got.get(hex(IMAGES_BASE + fnRel.offset)), u64(outerBase + def(outer, 'outer')));
+    assert.equal(got.get(hex(outerBase + outerRel.offset)), u64(innerBase + def(inner, 'inner')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('lookup order: exec[0] comes before the function\'s own libraries', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ataru-order-'));
+  try {
+    // libdup also defines shared_square and comes first at link time, so ld
+    // binds to it; the loader must still take exec[0]'s.
+    writeFileSync(
+      join(dir, 'dup.c'),
+      '#include <ataru.h>\nlong shared_square(long a) { return -a; }\nlong dup_only(long a) { return a; }\n',
+    );
+    writeFileSync(
+      join(dir, 'fn.c'),
+      '#include <ataru.h>\nlong shared_square(long);\nlong shared_mix(long, long);\nlong dup_only(long);\n' +
+        'long entry(const void *i, void *o, uint64_t n) { (void)i, (void)o; return shared_square((long)n) + shared_mix(1, 2) + dup_only(3); }\n',
+    );
+    await build({ sources: ['dup.c'], output: 'libdup.so', kind: 'library', cwd: dir });
+    await build({ sources: ['fn.c'], output: 'fn.elf', link: ['libdup.so', sharedImage], cwd: dir });
+    const fn = elf(join(dir, 'fn.elf'));
+    const needed = fn.dynamic().filter((d) => d.tag === 1).map((d) => fn.dynstr(Number(d.val)));
+    assert.deepEqual(needed.sort(), ['libdup.so', 'libshared.so']);
+    const rel = fn.relocations().find((x) => fn.symbols()[x.sym].name === 'shared_square')!;
+    const def = elf(sharedImage).symbols().find((x) => x.name === 'shared_square' && x.defined)!;
+    const r = runCheck(check, ['-x', `${hex(IMAGES_BASE + rel.offset)}:8`, '-s', sharedImage, join(dir, 'fn.elf')]);
+    assert.equal(r.error, undefined);
+    assert.equal(dumps(r.stdout).get(hex(IMAGES_BASE + rel.offset)), u64(SHARED_BASE + def.value));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -39,7 +39,8 @@ test('ataru new: the scaffold builds and answers', kvmOptions(), async () => {
 
   // Its test script, with the CLI from this source tree.
   const ataru = join(tmp, 'ataru');
-  writeFileSync(ataru, `#!/bin/sh\nexec node --import tsx -e 'import("${cli}").then((m) => m.main(["node", "ataru", ...process.argv.slice(1)]))' -- "$@"\n`, { mode: 0o755 });
-  const out = execFileSync(join(dir, 'test.sh'), { env: { ...process.env, ATARU: ataru }, cwd: join(import.meta.dirname, '../..') });
+  const tsx = import.meta.resolve('tsx'); // absolute: test.sh runs in the scaffold's folder
+  writeFileSync(ataru, `#!/bin/sh\nexec node --import ${tsx} -e 'import("${cli}").then((m) => m.main(["node", "ataru", ...process.argv.slice(1)]))' -- "$@"\n`, { mode: 0o755 });
+  const out = execFileSync(join(dir, 'test.sh'), { env: { ...process.env, ATARU: ataru } });
   assert.match(out.toString(), /^ok: HELLO, ATARU/);
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { encodeDefinition, parseDefinition } from '../../src/app/index.js';
 import { sobelEdges } from '../../examples/sobel/reference.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { loadExample, readExample } from './load.js';
@@ -34,6 +35,13 @@ test('the seed template parses to the seed app', () => {
     assert.equal(n.inp_off, 0);
     assert.equal(n.out_off, 65544);
   }
+});
+
+test("the seed template survives the original's 54,008-byte wire form", () => {
+  const def = readExample(file);
+  const wire = encodeDefinition(def, 'binary');
+  assert.equal(wire.length, 54_008);
+  assert.deepEqual(parseDefinition(wire), def);
 });
 
 test('the seed app runs deterministically in the VM', kvmOptions(), async () => {

@@ -50,6 +50,17 @@ describe('sobel app in the VM', kvmOptions(), () => {
     }
   });
 
+  test('with 2 vCPUs (gradx and grady may run at once) the output is the same', async () => {
+    const two = await loadExample(join(dir, 'sobel.tmpl'), { vcpus: 2 });
+    try {
+      for (const [name, img] of Object.entries({ ...samples(), 'noise b': generated['noise b'] })) {
+        assert.ok((await two.run(img)).output.equals(sobelEdges(img)), `${name}: differs with 2 vCPUs`);
+      }
+    } finally {
+      await two.close();
+    }
+  });
+
   test('a short request fails in node 0 (smooth) with its error code', async () => {
     await assert.rejects(app.run(Buffer.alloc(100)), (e: { code?: string; location?: { node?: number } }) => {
       assert.equal(e.code, 'FUNCTION_ERROR');

@@ -55,5 +55,7 @@ describe("KVM core on this machine's /dev/kvm", kvmOptions(), () => {
     // AVX runs whatever CR4.OSXSAVE/XCR0 say; with them set it runs too.
     assert.match(p.get('avx_no_osxsave') ?? '', /^exit IO port 0xa0 /);
     assert.match(p.get('avx_osxsave') ?? '', /^exit IO port 0xa0 /);
+    // A fault through a CPL0 IDT handler dirties only the pages written (the stack).
+    assert.equal(p.get('idt_fault_dirty'), 'dirty pages: 0xb000');
   });
 });

@@ -15,7 +15,8 @@ export const probePath = join(root, 'native/test/build/kvm_probe');
 /* Relative to the repo root: the same paths inside the rig (run.sh -f). */
 export const runtimeRel = 'guest/runtime.elf';
 export const fixturesRel = 'test/fixtures/functions/build';
-export const driverArgs = ['--runtime', runtimeRel, '--fixtures', fixturesRel];
+export const driverFunctionsRel = 'native/test/build/functions';
+export const driverArgs = ['--runtime', runtimeRel, '--fixtures', fixturesRel, '--functions', driverFunctionsRel];
 
 /**
  * Environment that the core reads in the rig only: QEMU-TCG checks CPL3
@@ -33,7 +34,7 @@ export function buildDriver(): void {
     make('sdk');
     make('test/fixtures/functions');
   }
-  make('native/test', 'build/driver', 'build/kvm_probe');
+  make('native/test', 'all');
 }
 
 /** The driver's case names (driver --list). */
@@ -81,7 +82,7 @@ export function runHere(bin: string, args: string[], timeoutMs: number): RunResu
 /** Runs a static binary in the rig with the runtime and fixtures inside. */
 export function runInRig(bin: string, args: string[], timeoutMs: number, env: string[] = []): RunResult {
   const t0 = Date.now();
-  const runArgs = ['scripts/rig/run.sh', '-f', runtimeRel, '-f', fixturesRel];
+  const runArgs = ['scripts/rig/run.sh', '-f', runtimeRel, '-f', fixturesRel, '-f', driverFunctionsRel];
   for (const e of env) runArgs.push('-e', e);
   runArgs.push(bin, ...args);
   const r = spawnSync('bash', runArgs, {

@@ -91,6 +91,23 @@ describe('Sandbox: warm calls', kvmOptions(), () => {
     );
   });
 
+  test('a flood of log lines is rate-limited and the dropped lines are counted', async () => {
+    const lines: string[] = [];
+    const sb = await Sandbox.load(fixture('logger'), { onLog: (l) => lines.push(l.message) });
+    const calls = 400;
+    try {
+      for (let i = 0; i < calls; i++) await sb.call(Buffer.alloc(1));
+    } finally {
+      await sb.close();
+    }
+    const passed = lines.filter((l) => l.startsWith('logger:')).length;
+    const dropped = lines
+      .map((l) => /^(\d+) log lines dropped/.exec(l))
+      .reduce((sum, m) => sum + (m ? Number(m[1]) : 0), 0);
+    assert.ok(passed < calls, `${passed} of ${calls} lines passed the limit`);
+    assert.equal(passed + dropped, calls);
+  });
+
   test('a closed sandbox refuses calls with CLOSED', async () => {
     const sb = await Sandbox.load(fixture('noop'));
     await sb.close();

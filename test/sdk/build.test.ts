@@ -103,3 +103,23 @@ test('the CLI verb builds and prints the result', () => {
   assert.equal(bad.status, 1);
   assert.equal(bad.stderr, `ataru: ${join(dir, 'missing.c')}: source file not found\n`);
 });
+
+test('the result is checked by the loader: a constructor is rejected as BAD_ELF', async (t) => {
+  try {
+    const { native } = await import('../../src/runtime/native.js');
+    native();
+  } catch {
+    t.skip('the native addon is not built');
+    return;
+  }
+  writeFileSync(join(dir, 'ok.c'), ENTRY);
+  assert.equal((await build({ sources: ['ok.c'], output: 'ok.elf', cwd: dir })).validated, true);
+  writeFileSync(join(dir, 'ctor.c'), `${ENTRY}volatile int ready;\n__attribute__((constructor)) static void setup(void) { ready = 1; }\n`);
+  await assert.rejects(build({ sources: ['ctor.c'], output: 'ctor.elf', cwd: dir }), (err: unknown) => {
+    assert.ok(err instanceof AtaruError);
+    assert.equal(err.code, 'BAD_ELF');
+    assert.match(err.message, /has constructors \(DT_INIT_ARRAY\), which Ataru never runs/);
+    assert.equal(err.location?.file, join(dir, 'ctor.elf'));
+    return true;
+  });
+});

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULTS, type AppDefinition } from '../../src/app/model.js';
+import { defaultNodeIds } from '../../src/app/ids.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import type { ServerConfigInput } from '../../src/config.js';
 
@@ -53,6 +54,9 @@ export function appDef(
 ): AppDefinition {
   // Node k writes at (k+1) * 64 KiB; a node with a parent reads that parent's output.
   const outOff = (k: number) => (k + 1) * 0x10000;
+  const refs = fns.map((fn) => ({ path: fixturesDir, name: `${fn}.elf` }));
+  // Default ids: the only ones the template and binary forms can carry.
+  const ids = defaultNodeIds(refs);
   return {
     ...DEFAULTS,
     name,
@@ -61,8 +65,8 @@ export function appDef(
     nodes: fns.map((fn, k) => {
       const parent = edges.find(([, to]) => to === k)?.[0];
       return {
-        id: `${fn}${k}`,
-        function: { path: fixturesDir, name: `${fn}.elf` },
+        id: ids[k]!,
+        function: refs[k]!,
         inp_off: parent === undefined ? 0 : outOff(parent),
         out_off: outOff(k),
       };

@@ -62,7 +62,7 @@ describe('HTTP API', kvmOptions(), () => {
   });
 
   test('binary definitions upload as base64 and keep reply: none', async () => {
-    const r = await api.deploy(uploadBody('bin1', ['noop'], [], 'binary'));
+    const r = await api.deploy(uploadBody('bin1', ['noop'], [], 'binary', { instances: 0 }));
     assert.equal((await api.get('bin1')).reply, 'none');
     assert.ok(r.port > 0);
     await api.remove('bin1');

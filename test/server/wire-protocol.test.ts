@@ -105,7 +105,7 @@ describe('control port: original protocol', kvmOptions(), () => {
     const want = (probe.address() as { port: number }).port;
     await new Promise<void>((r) => probe.close(() => r()));
 
-    const def = appDef('encoded', ['add1', 'add1'], [[0, 1]], { conn_port: want, pktcnt: 3, msg_len: 32 });
+    const def = appDef('encoded', ['add1', 'add1'], [[0, 1]], { conn_port: want, pktcnt: 3, msg_len: 32, instances: 0 });
     const bytes = encodeDefinition(def, 'binary');
     assert.equal(bytes.length, STRUCT_BYTES);
     const r = await controlSend(srv.controlPort!, bytes, false);

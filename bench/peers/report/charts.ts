@@ -53,7 +53,7 @@ export function latencyChart(tables: readonly WorkloadTable[], systemIds: readon
 export function throughputChart(tables: readonly WorkloadTable[], systemIds: readonly string[]): string {
   const panelW = 260;
   const panelH = 220;
-  const left = 60;
+  const left = 90;
   const top = 50;
   const parts: string[] = [
     text(10, 20, 'throughput, requests/s, against concurrency (log scale)', { 'font-weight': 'bold' }),

@@ -40,7 +40,7 @@ function rowCells(r: Row): string[] {
   return [
     r.label,
     spread(r.p50),
-    num(r.p99?.median),
+    num(r.p99),
     ratio(r.vsFloor),
     ratio(r.vsNative),
     spread(r.thr1),
@@ -89,7 +89,7 @@ export function markdownReport(tables: readonly WorkloadTable[], meta: ReportMet
     }).map(([k, v]) => `| ${k} | ${escapeCell(v)} |`),
     '',
     'Each figure is the median over the rounds, with the p25–p75 spread across rounds in',
-    'parentheses; p99 is the median of the rounds\' p99. Ratios compare p50 latencies: × floor to',
+    'parentheses; p99 is over all requests of all rounds. Ratios compare p50 latencies: × floor to',
     'one bare KVM exit round trip, × native to the same C called in-process. A system whose',
     'answer differed from the expected output is not reported. This machine is shared and',
     'noisy: compare ratios within one run, not absolute times across runs.',

@@ -3,7 +3,7 @@
  * rounds with their p25–p75 spread, and ratios to the floor and to native.
  */
 import type { CellResult, CellStatus } from '../measure.js';
-import { figure, type Figure } from '../stats.js';
+import { figure, percentile, type Figure } from '../stats.js';
 
 export interface Row {
   systemId: string;
@@ -12,7 +12,8 @@ export interface Row {
   status: CellStatus;
   reason?: string;
   p50?: Figure;
-  p99?: Figure;
+  /** Over all requests of all rounds. */
+  p99?: number;
   thr1?: Figure;
   thr2?: Figure;
   cold?: Figure;
@@ -31,7 +32,17 @@ export interface WorkloadTable {
 
 const GIB = 1024 ** 3;
 
-export function summarize(results: readonly CellResult[], labels: Record<string, string> = {}): WorkloadTable[] {
+/** Rows in the order of `order` (system ids); unknown ids last. */
+function byOrder(order: readonly string[]) {
+  const rank = (id: string) => (order.includes(id) ? order.indexOf(id) : order.length);
+  return (a: Row, b: Row) => rank(a.systemId) - rank(b.systemId);
+}
+
+export function summarize(
+  results: readonly CellResult[],
+  labels: Record<string, string> = {},
+  order: readonly string[] = [],
+): WorkloadTable[] {
   const rows: Row[] = results.map((r) => {
     const mem = figure(r.memory)?.median;
     return {
@@ -43,7 +54,7 @@ export function summarize(results: readonly CellResult[], labels: Record<string,
       ...(r.status === 'ok'
         ? {
             p50: figure(r.p50),
-            p99: figure(r.p99),
+            p99: r.all.length >= 2 ? percentile(r.all, 99) : undefined,
             thr1: figure(r.thr1),
             thr2: figure(r.thr2),
             cold: figure(r.cold),
@@ -66,6 +77,7 @@ export function summarize(results: readonly CellResult[], labels: Record<string,
     // The floor is workload-independent: shown in every table.
     const floorRow = rows.find((r) => r.systemId === 'floor');
     if (floorRow && !t.rows.includes(floorRow)) t.rows.push({ ...floorRow, workloadId: t.workloadId });
+    t.rows.sort(byOrder(order));
     const native = t.rows.find((r) => r.systemId === 'native' && r.status === 'ok')?.p50?.median;
     for (const r of t.rows) {
       const p50 = r.p50?.median;

@@ -5,10 +5,14 @@
  * The runtime is imported lazily so that the other peers run without a
  * built addon.
  */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { AppDefinition, StateMode } from '../../../src/app/model.js';
 import type { App } from '../../../src/runtime/app.js';
 import { answerOf } from '../answer.js';
 import type { BuildResult } from '../build.js';
+import { repoRoot } from '../paths.js';
 import { kvmUsable } from '../toolchain.js';
 import { resolveRef, type Workload } from '../workloads.js';
 import { latencyLoop, nowNs, throughputLoop, usSince } from './loops.js';
@@ -46,6 +50,16 @@ async function unavailable(_w: Workload, b: BuildResult): Promise<string | undef
   return typeof rt === 'string' ? rt : undefined;
 }
 
+const exec = promisify(execFile);
+const probeScript = fileURLToPath(new URL('./ataru-memory.ts', import.meta.url));
+
+/** RSS growth per VM in a fresh process (see ataru-memory.ts). */
+async function memoryProbe(w: Workload, state: StateMode): Promise<number> {
+  const args = ['--import', 'tsx', '--expose-gc', probeScript, w.id, state, '32'];
+  const { stdout } = await exec(process.execPath, args, { cwd: repoRoot, maxBuffer: 1 << 20 });
+  return (JSON.parse(stdout.trim().split('\n').pop()!) as { bytesPerInstance: number }).bytesPerInstance;
+}
+
 /** Pool of 2: concurrency 2 gets two VMs, as two cores allow. */
 const POOL = 2;
 
@@ -55,7 +69,7 @@ function poolSystem(state: StateMode): PeerSystem {
     label: state === 'reset' ? 'Ataru, clean state per request' : 'Ataru, state: keep',
     note:
       state === 'reset'
-        ? `loadApp() with a pool of ${POOL} VMs, app.run() per request, memory reset after each; latency in JS around app.run(); cold = loadApp (1 VM) -> first reply; memory = private memory of one instance (AppStats)`
+        ? `loadApp() with a pool of ${POOL} VMs, app.run() per request, memory reset after each; latency in JS around app.run(); cold = loadApp (1 VM) -> first reply; memory = RSS growth per VM of a pool of 32 that each served a request, in a fresh process`
         : 'as above with state: keep (no reset between requests, as the original)',
     targets: ['ataru'],
     unavailable,
@@ -76,7 +90,7 @@ function poolSystem(state: StateMode): PeerSystem {
             await fresh.close();
           }
         },
-        memory: async () => app.stats().memory[0]?.privateBytes ?? NaN,
+        memory: () => memoryProbe(w, state),
         close: () => app.close(),
       };
     },
@@ -102,7 +116,7 @@ export const floorSystem: PeerSystem = {
       async latency() {
         const t0 = nowNs();
         const ns = await app.exitFloor(FLOOR_EXITS);
-        return { us: [ns / 1000], elapsedMs: usSince(t0) / 1000 };
+        return { us: [ns / 1000], elapsedMs: usSince(t0) / 1000, mediansOnly: true };
       },
       close: () => app.close(),
     };

@@ -1,5 +1,6 @@
 /** Every peer system, in report order. */
 import { ataruKeepSystem, ataruSystem, floorSystem } from './ataru.js';
+import { ataruE2eSystem } from './ataru-e2e.js';
 import { vmSystem, wasmSystem } from './inproc.js';
 import { nativeSystem } from './native.js';
 import { qemuState, qemuSystem } from './qemu.js';
@@ -9,6 +10,7 @@ import type { PeerSystem } from './types.js';
 export const ALL_SYSTEMS: PeerSystem[] = [
   ataruSystem,
   ataruKeepSystem,
+  ataruE2eSystem,
   floorSystem,
   nativeSystem,
   spawnSystem,

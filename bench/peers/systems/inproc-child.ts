@@ -1,37 +1,39 @@
 /**
  * A child process for the in-process peers (Node vm, WebAssembly):
- *   loop   SYSTEM WORKLOAD MS [WASM]     back-to-back requests for MS ms
- *   memory SYSTEM WORKLOAD COUNT [WASM]  RSS growth per live instance
- * prints one JSON line. Two loop children on two cores give concurrency 2;
- * memory is measured in a fresh process so the harness's own heap does not
- * blur it (run with --expose-gc).
+ *   serve  SYSTEM WORKLOAD [WASM]   (forked, IPC) on {ms}: back-to-back
+ *          requests for ms, replies {calls, elapsedMs}
+ *   memory SYSTEM WORKLOAD [WASM]   prints RSS growth per live instance
+ * Two serving children on two cores give concurrency 2 (kept alive for the
+ * whole run, so Node's start-up is not measured); memory is measured in a
+ * fresh process (with --expose-gc) so the harness's heap does not blur it.
  */
 import vm from 'node:vm';
 import { workloads, type WorkloadId } from '../workloads.js';
 import { vmOp, wasmModule, wasmOp, wasmRequest } from './inproc-ops.js';
 
-const [mode, system, workloadId, arg, wasmPath] = process.argv.slice(2);
+const [mode, system, workloadId, wasmPath] = process.argv.slice(2);
 const w = workloads([workloadId as WorkloadId])[0]!;
+const now = () => process.hrtime.bigint();
 
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
-
-if (mode === 'loop') {
-  const op = system === 'wasm' ? wasmOp(wasmModule(wasmPath!), w.input) : vmOp(w.js, w.input);
-  for (let i = 0; i < 20; i++) op(); // warm the JIT as the parent's loop is
-  const start = process.hrtime.bigint();
-  const deadline = start + BigInt(Math.round(Number(arg) * 1e6));
+function loop(op: () => unknown, ms: number): { calls: number; elapsedMs: number } {
+  const start = now();
+  const deadline = start + BigInt(Math.round(ms * 1e6));
   let calls = 0;
   let t = start;
   while (t < deadline) {
     op();
     calls++;
-    t = process.hrtime.bigint();
+    t = now();
   }
-  console.log(JSON.stringify({ calls, elapsedMs: Number(t - start) / 1e6 }));
+  return { calls, elapsedMs: Number(t - start) / 1e6 };
+}
+
+if (mode === 'serve') {
+  const op = system === 'wasm' ? wasmOp(wasmModule(wasmPath!), w.input) : vmOp(w.js, w.input);
+  loop(op, 100); // warm-up, as the parent's cell is warmed
+  process.on('message', (m: { ms: number }) => process.send!(loop(op, m.ms)));
+  process.send!({ ready: true });
 } else if (mode === 'memory') {
-  const count = Number(arg);
   const keep: unknown[] = [];
   const mod = system === 'wasm' ? wasmModule(wasmPath!) : undefined;
   const script = new vm.Script(`${w.js}(input)`);
@@ -41,14 +43,16 @@ if (mode === 'loop') {
     script.runInContext(ctx);
     return ctx;
   };
-  for (let i = 0; i < 5; i++) one();
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+  for (let i = 0; i < 3; i++) one();
   gc();
   const before = process.memoryUsage().rss;
-  for (let i = 0; i < count; i++) keep.push(one());
+  const end = Date.now() + 1500; // at most 200 instances or 1.5 s
+  while (keep.length < 200 && (keep.length < 5 || Date.now() < end)) keep.push(one());
   gc();
   const after = process.memoryUsage().rss;
-  console.log(JSON.stringify({ bytesPerInstance: (after - before) / count, live: keep.length }));
+  console.log(JSON.stringify({ bytesPerInstance: (after - before) / keep.length, live: keep.length }));
 } else {
-  console.error('usage: inproc-child.ts loop|memory SYSTEM WORKLOAD MS|COUNT [WASM]');
+  console.error('usage: inproc-child.ts serve|memory SYSTEM WORKLOAD [WASM]');
   process.exit(2);
 }

@@ -20,15 +20,20 @@ export async function latencyLoop(once: () => Promise<unknown>, maxCalls: number
   return { us, elapsedMs: Number(t - start) / 1e6 };
 }
 
-/** `concurrency` loops of back-to-back requests; completed requests / wall time. */
-export async function throughputLoop(once: () => Promise<unknown>, concurrency: number, ms: number): Promise<number> {
+/** `concurrency` loops of back-to-back requests; completed requests / wall
+ * time. `once` gets its loop's index (e.g. to use that loop's connection). */
+export async function throughputLoop(
+  once: (loop: number) => Promise<unknown>,
+  concurrency: number,
+  ms: number,
+): Promise<number> {
   let done = 0;
   const start = nowNs();
   const deadline = start + BigInt(Math.round(ms * 1e6));
   let last = start;
-  const loop = async () => {
+  const loop = async (_: unknown, i: number) => {
     while (nowNs() < deadline) {
-      await once();
+      await once(i);
       done++;
       last = nowNs();
     }

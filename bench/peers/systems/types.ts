@@ -11,6 +11,8 @@ export interface LatencySample {
   us: number[];
   /** Wall time of the whole sequential loop, ms (for throughput at c=1). */
   elapsedMs: number;
+  /** `us` holds medians measured elsewhere (the floor): no p99, no throughput. */
+  mediansOnly?: boolean;
 }
 
 export interface Cell {

@@ -25,10 +25,11 @@ export function registerCheck(program: Command): void {
     .description('check an app definition (template, JSON or binary wire form) and summarize it')
     .argument('<file>', 'definition file; its form is detected from its content')
     .option('--json', 'print the normalized JSON form instead of the summary')
-    .action(async (file: string, opts: { json?: boolean }) => {
+    .action(async (file: string, opts: { json?: boolean }, command: Command) => {
       const def = await load(file);
       const out = opts.json ? encodeDefinition(def, 'json').toString() : `${summarizeDefinition(def)}\n`;
-      process.stdout.write(out);
+      // Through commander's output settings, so an embedding program can capture it.
+      command.configureOutput().writeOut!(out);
     });
 }
 

@@ -1,48 +1,10 @@
 /*
- * libataru.c — the freestanding support library linked into every function:
- * the mem and string helpers the compiler may call, a small snprintf, and
- * ataru_log, which hands a message to the host through the mailbox.
+ * format.c — the SDK's small printf: ataru_snprintf and ataru_vsnprintf
+ * (behind ataru_log). Formats: %d %i %u %x %X %p %s %c %% with the l, ll and
+ * z length modifiers, a width, and the '-' and '0' flags.
  */
-#include <stdarg.h>
+#include "format.h"
 #include "ataru.h"
-#include "ataru_abi.h"
-
-void *memcpy(void *dst, const void *src, size_t n) {
-  unsigned char *d = dst;
-  const unsigned char *s = src;
-  while (n--) *d++ = *s++;
-  return dst;
-}
-
-void *memmove(void *dst, const void *src, size_t n) {
-  unsigned char *d = dst;
-  const unsigned char *s = src;
-  if (d < s) {
-    while (n--) *d++ = *s++;
-  } else {
-    while (n--) d[n] = s[n];
-  }
-  return dst;
-}
-
-void *memset(void *dst, int c, size_t n) {
-  unsigned char *d = dst;
-  while (n--) *d++ = (unsigned char)c;
-  return dst;
-}
-
-int memcmp(const void *a, const void *b, size_t n) {
-  const unsigned char *x = a, *y = b;
-  for (; n; n--, x++, y++)
-    if (*x != *y) return *x - *y;
-  return 0;
-}
-
-size_t strlen(const char *s) {
-  const char *p = s;
-  while (*p) p++;
-  return (size_t)(p - s);
-}
 
 /* Output cursor: writes at most cap-1 bytes, counts all. */
 struct out {
@@ -150,34 +112,15 @@ static int format(struct out *o, const char *fmt, va_list ap) {
   return (int)o->len;
 }
 
-int ataru_snprintf(char *buf, size_t size, const char *fmt, ...) {
+int ataru_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
   struct out o = {buf, size, 0};
+  return format(&o, fmt, ap);
+}
+
+int ataru_snprintf(char *buf, size_t size, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int n = format(&o, fmt, ap);
+  int n = ataru_vsnprintf(buf, size, fmt, ap);
   va_end(ap);
   return n;
-}
-
-/* The vCPU running this code, found from the stack pointer
- * (common/ataru_abi.h: ataru_vcpu_info_at). */
-static uint32_t current_vcpu(void) {
-  uint64_t sp;
-  __asm__("mov %%rsp, %0" : "=r"(sp));
-  uint64_t vcpu = ataru_vcpu_info_at(sp)->vcpu;
-  return vcpu < ATARU_MAX_VCPUS ? (uint32_t)vcpu : 0;
-}
-
-int ataru_log(const char *fmt, ...) {
-  struct ataru_mailbox *mb = (struct ataru_mailbox *)ATARU_MAILBOX_BASE;
-  uint32_t vcpu = current_vcpu();
-  struct out o = {mb->log[vcpu], ATARU_LOG_MAX, 0};
-  va_list ap;
-  va_start(ap, fmt);
-  format(&o, fmt, ap);
-  va_end(ap);
-  uint32_t len = o.len < ATARU_LOG_MAX - 1 ? (uint32_t)o.len : ATARU_LOG_MAX - 1;
-  mb->log_len[vcpu] = len;
-  __asm__ volatile("outb %%al, %0" : : "i"(ATARU_PORT_LOG), "a"(0) : "memory");
-  return (int)len;
 }
