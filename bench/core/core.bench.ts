@@ -14,6 +14,8 @@ export async function run(ctx: BenchContext): Promise<void> {
   const slice = ctx.budgetMs / 10; // per measurement
 
   const noop = await Sandbox.load(fixture('noop'));
+  await noop.call(empty);
+  const idle = noop.handle.stats().memory[0].privateBytes; // loaded, one call, idle
   const floor = await noop.handle.exitFloor(2000);
   const vsFloor = (ns: number) => fmtRatio(ns / floor);
   const check = (ok: boolean) => (ok ? 'yes' : 'NO');
@@ -23,7 +25,6 @@ export async function run(ctx: BenchContext): Promise<void> {
   const warm = await timeEach(() => noop.call(empty), 5000, slice);
   rows.push(['warm call p50 (Sandbox.call, noop)', fmtUs(median(warm)), vsFloor(median(warm)), '≤ 1.5× floor', check(median(warm) <= 1.5 * floor)]);
   rows.push(['warm call p99', fmtUs(percentile(warm, 99)), vsFloor(percentile(warm, 99)), '', '']);
-  const idle = noop.handle.stats().memory[0].privateBytes;
   await noop.close();
 
   for (const [label, def, target] of [

@@ -9,7 +9,7 @@
  * and runs the workload's `make` so that Ataru's ELFs exist. A target that
  * fails records its error; the others still build.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { generateDagC, functionSymbol } from './dag-c.js';
 import { buildDir, commonInclude, peersDir, repoRoot, sdkInclude } from './paths.js';
@@ -78,10 +78,32 @@ function compileX86(w: Workload, dir: string, kind: 'host' | 'qemu'): string[] {
   return objs;
 }
 
-function attempt(res: BuildResult, t: Target, f: () => string): void {
+/** Newest modification time of everything a workload's peer builds read. */
+function newestInput(w: Workload): number {
+  const files = [
+    ...w.functions.flatMap((f) => f.sources),
+    ...(w.shared?.sources ?? []),
+    join(repoRoot, 'sdk', 'ataru.mk'),
+    ...[...w.includes, sdkInclude, join(peersDir, 'c'), join(peersDir, 'qemu'), join(w.shared?.sources[0] ?? peersDir, '..')]
+      .flatMap((d) => readdirSync(d).filter((f) => /\.(h|c|S|ld)$/.test(f)).map((f) => join(d, f))),
+  ];
+  return Math.max(...files.map((f) => statSync(f).mtimeMs));
+}
+
+/** Writes only when the content changes, so the file's age means something. */
+function writeIfChanged(path: string, content: string | Buffer): void {
+  if (existsSync(path) && readFileSync(path).equals(Buffer.from(content))) return;
+  writeFileSync(path, content);
+}
+
+function attempt(res: BuildResult, t: Target, f: () => string, output?: string, newest = Infinity): void {
   const missing = missingTools(TOOLS[t]);
   if (missing) {
     res.errors[t] = missing;
+    return;
+  }
+  if (output && existsSync(output) && statSync(output).mtimeMs >= newest) {
+    res.paths[t] = output; // up to date
     return;
   }
   try {
@@ -95,8 +117,9 @@ export function buildWorkload(w: Workload, targets: ReadonlySet<Target>): BuildR
   const dir = join(buildDir, w.id);
   mkdirSync(dir, { recursive: true });
   const inputFile = join(dir, 'input.bin');
-  writeFileSync(inputFile, w.input);
-  writeFileSync(join(dir, 'dag.c'), generateDagC(w));
+  writeIfChanged(inputFile, w.input);
+  writeIfChanged(join(dir, 'dag.c'), generateDagC(w));
+  const newest = Math.max(newestInput(w), statSync(join(dir, 'dag.c')).mtimeMs);
   const res: BuildResult = { dir, inputFile, paths: {}, errors: {} };
   const c = (f: string) => join(peersDir, 'c', f);
 
@@ -113,14 +136,14 @@ export function buildWorkload(w: Workload, targets: ReadonlySet<Target>): BuildR
       const out = join(dir, 'peer-native');
       run('gcc', ['-O2', ...includes(w), '-o', out, c('native_main.c'), ...host()]);
       return out;
-    });
+    }, join(dir, 'peer-native'), newest);
   }
   if (targets.has('spawn')) {
     attempt(res, 'spawn', () => {
       const out = join(dir, 'peer-spawn');
       run('gcc', ['-O2', '-static', ...includes(w), '-o', out, c('spawn_main.c'), ...host()]);
       return out;
-    });
+    }, join(dir, 'peer-spawn'), newest);
   }
   if (targets.has('wasm')) {
     attempt(res, 'wasm', () => {
@@ -147,7 +170,7 @@ export function buildWorkload(w: Workload, targets: ReadonlySet<Target>): BuildR
       );
       run('clang', ['--target=wasm32', '-nostdlib', '-Wl,--no-entry', '-Wl,--strip-all', '-o', out, ...objs]);
       return out;
-    });
+    }, join(dir, 'peer.wasm'), newest);
   }
   if (targets.has('qemu')) {
     attempt(res, 'qemu', () => {
@@ -160,7 +183,7 @@ export function buildWorkload(w: Workload, targets: ReadonlySet<Target>): BuildR
       run('gcc', [...flags, '-c', q('guest_main.c'), '-o', main]);
       run('ld', ['-nostdlib', '-static', '-no-pie', '-z', 'noexecstack', '--no-warn-rwx-segments', '-T', q('kernel.ld'), '-o', out, boot, main, ...compileX86(w, dir, 'qemu')]);
       return out;
-    });
+    }, join(dir, 'kernel.elf'), newest);
   }
   return res;
 }

@@ -7,6 +7,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { DEFAULTS, type AppDefinition } from '../app/model.js';
 import { AtaruError } from '../errors.js';
 import { App, loadApp } from './app.js';
+import { native } from './native.js';
 import type { LoadOptions } from './types.js';
 
 export interface SandboxOptions {
@@ -34,15 +35,17 @@ export class Sandbox {
   static async load(file: string, opts: SandboxOptions = {}): Promise<Sandbox> {
     const elfPath = resolve(file);
     const shmSize = opts.shmSize ?? DEFAULTS.shm_size;
+    const page = native().constants.layout.PAGE_SIZE;
+    const half = Math.floor(shmSize / 2 / page) * page;
     const name = basename(elfPath);
     const def: AppDefinition = {
       ...DEFAULTS,
       name,
-      msg_len: shmSize / 2,
+      msg_len: half,
       timeout_ms: opts.timeoutMs ?? DEFAULTS.timeout_ms,
       shm_size: shmSize,
       instances: 1,
-      nodes: [{ id: name, function: { path: dirname(elfPath), name }, inp_off: 0, out_off: shmSize / 2 }],
+      nodes: [{ id: name, function: { path: dirname(elfPath), name }, inp_off: 0, out_off: half }],
       edges: [],
     };
     return new Sandbox(await loadApp(def, { resolve: () => elfPath, onLog: opts.onLog }));
@@ -50,7 +53,7 @@ export class Sandbox {
 
   /** Runs the function once. Rejects with AtaruError on any failure. */
   async call(input: Buffer, opts: { nodeId?: bigint } = {}): Promise<CallResult> {
-    const half = this.app.definition.shm_size / 2;
+    const half = this.app.definition.nodes[0].out_off;
     if (input.length > half) {
       throw new AtaruError('BAD_REQUEST', `input of ${input.length} bytes exceeds the sandbox's ${half}-byte input region`);
     }

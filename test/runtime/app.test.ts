@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadApp } from '../../src/runtime/app.js';
@@ -289,6 +290,15 @@ describe('apps: pool and queue', kvmOptions(), () => {
     const queued = settled.filter((s) => s.status === 'fulfilled').map((s) => (s as PromiseFulfilledResult<{ queueNs: number }>).value.queueNs);
     assert.equal(queued[0], 0);
     assert.ok(queued[1] > 0 && queued[2] >= queued[1]);
+  });
+
+  test('instances: 0 sizes the pool to the machine', async () => {
+    const app = await loadApp(appDef('auto', [{ elf: fixture('noop'), out: 0x1000 }], [], { instances: 0 }), resolveOpts);
+    try {
+      assert.equal(app.stats().instances.total, availableParallelism());
+    } finally {
+      await app.close();
+    }
   });
 
   test('a pool serves concurrent requests on different instances', async () => {

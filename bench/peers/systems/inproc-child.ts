@@ -1,18 +1,19 @@
 /**
  * A child process for the in-process peers (Node vm, WebAssembly):
- *   serve  SYSTEM WORKLOAD [WASM]   (forked, IPC) on {ms}: back-to-back
- *          requests for ms, replies {calls, elapsedMs}
- *   memory SYSTEM WORKLOAD [WASM]   prints RSS growth per live instance
- * Two serving children on two cores give concurrency 2 (kept alive for the
- * whole run, so Node's start-up is not measured); memory is measured in a
- * fresh process (with --expose-gc) so the harness's heap does not blur it.
+ *   serve                             (forked, IPC) on {kind, workload,
+ *                                     wasm, ms}: back-to-back requests for
+ *                                     ms, replies {calls, elapsedMs}
+ *   memory KIND WORKLOAD [WASM]       prints RSS growth per live instance
+ * Two serving children on two cores give concurrency 2; they are started
+ * once per run and serve every workload, so Node's start-up is paid once
+ * and never timed. Memory is measured in a fresh process (with
+ * --expose-gc) so the harness's heap does not blur it.
  */
 import vm from 'node:vm';
 import { workloads, type WorkloadId } from '../workloads.js';
 import { vmOp, wasmModule, wasmOp, wasmRequest } from './inproc-ops.js';
 
-const [mode, system, workloadId, wasmPath] = process.argv.slice(2);
-const w = workloads([workloadId as WorkloadId])[0]!;
+const [mode, kind, workloadId, wasmPath] = process.argv.slice(2);
 const now = () => process.hrtime.bigint();
 
 function loop(op: () => unknown, ms: number): { calls: number; elapsedMs: number } {
@@ -28,14 +29,35 @@ function loop(op: () => unknown, ms: number): { calls: number; elapsedMs: number
   return { calls, elapsedMs: Number(t - start) / 1e6 };
 }
 
+function makeOp(k: string, id: string, wasm?: string): () => unknown {
+  const w = workloads([id as WorkloadId])[0]!;
+  return k === 'wasm' ? wasmOp(wasmModule(wasm!), w.input) : vmOp(w.js, w.input);
+}
+
+interface Job {
+  kind: string;
+  workload: string;
+  wasm?: string;
+  ms: number;
+}
+
 if (mode === 'serve') {
-  const op = system === 'wasm' ? wasmOp(wasmModule(wasmPath!), w.input) : vmOp(w.js, w.input);
-  loop(op, 100); // warm-up, as the parent's cell is warmed
-  process.on('message', (m: { ms: number }) => process.send!(loop(op, m.ms)));
+  const ops = new Map<string, () => unknown>();
+  process.on('message', (m: Job) => {
+    const key = `${m.kind}/${m.workload}`;
+    let op = ops.get(key);
+    if (!op) {
+      op = makeOp(m.kind, m.workload, m.wasm);
+      loop(op, 100); // warm the JIT, as the parent's cell was warmed
+      ops.set(key, op);
+    }
+    process.send!(loop(op, m.ms));
+  });
   process.send!({ ready: true });
 } else if (mode === 'memory') {
+  const w = workloads([workloadId as WorkloadId])[0]!;
   const keep: unknown[] = [];
-  const mod = system === 'wasm' ? wasmModule(wasmPath!) : undefined;
+  const mod = kind === 'wasm' ? wasmModule(wasmPath!) : undefined;
   const script = new vm.Script(`${w.js}(input)`);
   const one = () => {
     if (mod) return wasmRequest(mod, w.input).instance;
@@ -53,6 +75,6 @@ if (mode === 'serve') {
   const after = process.memoryUsage().rss;
   console.log(JSON.stringify({ bytesPerInstance: (after - before) / keep.length, live: keep.length }));
 } else {
-  console.error('usage: inproc-child.ts serve|memory SYSTEM WORKLOAD [WASM]');
+  console.error('usage: inproc-child.ts serve | memory KIND WORKLOAD [WASM]');
   process.exit(2);
 }

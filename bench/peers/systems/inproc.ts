@@ -24,38 +24,50 @@ async function memoryProbe(args: string[]): Promise<number> {
   return (JSON.parse(stdout.trim().split('\n').pop()!) as { bytesPerInstance: number }).bytesPerInstance;
 }
 
-/** A forked child that runs the request loop on demand (concurrency > 1). */
+/** A forked child that runs request loops on demand (concurrency > 1). */
 interface Server {
-  loop(ms: number): Promise<{ calls: number; elapsedMs: number }>;
+  loop(job: { kind: Kind; workload: string; wasm?: string; ms: number }): Promise<{ calls: number; elapsedMs: number }>;
   kill(): void;
 }
 
-function startServer(args: string[]): Promise<Server> {
-  const child = fork(childScript, ['serve', ...args], { cwd: repoRoot, execArgv: ['--import', 'tsx'], stdio: 'ignore' });
-  let pending: ((m: { calls: number; elapsedMs: number }) => void) | undefined;
-  let failed: ((e: Error) => void) | undefined;
+function startServer(): Promise<Server> {
+  const child = fork(childScript, ['serve'], { cwd: repoRoot, execArgv: ['--import', 'tsx'], stdio: 'ignore' });
+  let pending: { resolve: (m: { calls: number; elapsedMs: number }) => void; reject: (e: Error) => void } | undefined;
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => {
       const e = new Error(`inproc child exited (${code})`);
       reject(e);
-      failed?.(e);
+      pending?.reject(e);
     });
     child.on('message', (m: { ready?: boolean; calls: number; elapsedMs: number }) => {
-      if (m.ready) {
-        resolve({
-          loop: (ms) =>
-            new Promise((res, rej) => {
-              pending = res;
-              failed = rej;
-              child.send({ ms });
-            }),
-          kill: () => child.kill('SIGKILL'),
-        });
-      } else {
-        pending?.(m);
-      }
+      if (!m.ready) return pending?.resolve(m);
+      resolve({
+        loop: (job) =>
+          new Promise((res, rej) => {
+            pending = { resolve: res, reject: rej };
+            child.send(job);
+          }),
+        kill: () => child.kill('SIGKILL'),
+      });
     });
   });
+}
+
+/** Two children shared by every vm/wasm cell of the run; started when the
+ * first cell opens (off the timed path), killed when the last one closes. */
+const shared = { servers: undefined as Promise<Server[]> | undefined, users: 0 };
+
+function acquireServers(): void {
+  shared.users++;
+  shared.servers ??= Promise.all([startServer(), startServer()]);
+  shared.servers.catch(() => {});
+}
+
+async function releaseServers(): Promise<void> {
+  if (--shared.users > 0 || !shared.servers) return;
+  const servers = shared.servers;
+  shared.servers = undefined;
+  for (const s of await servers.catch(() => [])) s.kill();
 }
 
 type Kind = 'vm' | 'wasm';
@@ -64,7 +76,7 @@ function inprocCell(kind: Kind, w: Workload, b: BuildResult): Cell {
   const wasmPath = b.paths.wasm ?? '';
   const op = kind === 'wasm' ? wasmOp(wasmModule(wasmPath), w.input) : vmOp(w.js, w.input);
   const args = [kind, w.id, ...(kind === 'wasm' ? [wasmPath] : [])];
-  const servers: Server[] = [];
+  acquireServers();
   return {
     answer: async () => answerOf(op()),
     latency: async (n, ms) => latencyLoopSync(op, n, ms),
@@ -73,8 +85,10 @@ function inprocCell(kind: Kind, w: Workload, b: BuildResult): Cell {
         const s = latencyLoopSync(op, Number.MAX_SAFE_INTEGER, ms);
         return s.us.length / (s.elapsedMs / 1000);
       }
-      while (servers.length < concurrency) servers.push(await startServer(args));
-      const runs = await Promise.all(servers.slice(0, concurrency).map((s) => s.loop(ms)));
+      const servers = await shared.servers!;
+      if (concurrency > servers.length) throw new Error(`at most ${servers.length} in-process loops`);
+      const job = { kind, workload: w.id, wasm: wasmPath || undefined, ms };
+      const runs = await Promise.all(servers.slice(0, concurrency).map((s) => s.loop(job)));
       return runs.reduce((sum, r) => sum + r.calls / (r.elapsedMs / 1000), 0);
     },
     async cold() {
@@ -84,9 +98,7 @@ function inprocCell(kind: Kind, w: Workload, b: BuildResult): Cell {
       return usSince(t0);
     },
     memory: () => memoryProbe(args),
-    async close() {
-      for (const s of servers) s.kill();
-    },
+    close: releaseServers,
   };
 }
 
