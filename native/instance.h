@@ -36,6 +36,7 @@ struct ataru_vcpu {
   uint64_t entry;            /* runtime main or worker entry */
   int needs_enter;           /* set registers before the next KVM_RUN */
   int has_run;               /* KVM_RUN was called at least once */
+  int avoided_cpu;           /* workers: the CPU left out of its affinity, or -1 */
 };
 
 enum job_kind { JOB_NONE, JOB_REQUEST, JOB_FLOOR };

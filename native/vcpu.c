@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,10 +312,37 @@ static void stop_workers(struct ataru_instance *inst) {
   __atomic_store_n(&inst->stop, 0, __ATOMIC_RELEASE);
 }
 
+/* A woken thread tends to be placed on its waker's CPU when no CPU is idle,
+ * and the load balancer takes milliseconds to separate them: for the
+ * request's duration both vCPUs would share one core. Keep workers off
+ * vCPU 0's current CPU (only changed when that CPU changes). */
+static cpu_set_t allowed_cpus;
+static int allowed_count;
+
+static void load_allowed_cpus(void) {
+  if (sched_getaffinity(0, sizeof allowed_cpus, &allowed_cpus) == 0)
+    allowed_count = CPU_COUNT(&allowed_cpus);
+}
+
+static void keep_workers_apart(struct ataru_instance *inst, uint32_t n) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, load_allowed_cpus);
+  cpu_set_t *allowed = &allowed_cpus;
+  int cpu = sched_getcpu();
+  if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, allowed) || allowed_count < 2) return;
+  cpu_set_t set = *allowed;
+  CPU_CLR(cpu, &set);
+  for (uint32_t v = 1; v <= n; v++) {
+    if (inst->vcpu[v].avoided_cpu == cpu) continue;
+    if (pthread_setaffinity_np(inst->vcpu[v].thread, sizeof set, &set) == 0) inst->vcpu[v].avoided_cpu = cpu;
+  }
+}
+
 void ataru_workers_wake(struct ataru_instance *inst, uint32_t n) {
   inst->workers_woken = n;
   __atomic_store_n(&inst->worker_failed, 0, __ATOMIC_RELEASE);
   if (!n) return;
+  keep_workers_apart(inst, n);
   __atomic_store_n(&inst->active_workers, n, __ATOMIC_RELEASE);
   __atomic_add_fetch(&inst->worker_gen, 1, __ATOMIC_RELEASE);
   futex_wake(&inst->worker_gen);
@@ -506,6 +534,7 @@ int ataru_vcpus_start(struct ataru_instance *inst, char *err, size_t errlen) {
     v->inst = inst;
     v->index = i;
     v->fd = -1;
+    v->avoided_cpu = -1;
     v->entry = i ? inst->worker_entry : inst->main_entry;
     if (pthread_create(&v->thread, NULL, i ? worker_main : vcpu0_main, v) != 0) {
       ataru_seterr(err, errlen, "cannot start a vCPU thread: %s", strerror(errno));

@@ -10,7 +10,7 @@
  * fails records its error; the others still build.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { generateDagC, functionSymbol } from './dag-c.js';
 import { buildDir, commonInclude, peersDir, repoRoot, sdkInclude } from './paths.js';
 import { missingTools, run, type Tool } from './toolchain.js';
@@ -84,7 +84,7 @@ function newestInput(w: Workload): number {
     ...w.functions.flatMap((f) => f.sources),
     ...(w.shared?.sources ?? []),
     join(repoRoot, 'sdk', 'ataru.mk'),
-    ...[...w.includes, sdkInclude, join(peersDir, 'c'), join(peersDir, 'qemu'), join(w.shared?.sources[0] ?? peersDir, '..')]
+    ...[...w.includes, ...(w.shared?.sources ?? []).map((f) => dirname(f)), sdkInclude, join(peersDir, 'c'), join(peersDir, 'qemu')]
       .flatMap((d) => readdirSync(d).filter((f) => /\.(h|c|S|ld)$/.test(f)).map((f) => join(d, f))),
   ];
   return Math.max(...files.map((f) => statSync(f).mtimeMs));

@@ -13,10 +13,10 @@ export interface Options {
 
 export const USAGE = `usage: npm run bench:peers -- [--quick] [--systems a,b] [--workloads noop,fnv,sobel]
                            [--rounds N] [--seconds S] [--out DIR]
-  --quick       a short pass (under a minute): 3 rounds, ~20 s of timed work
+  --quick       a short pass (under a minute): 3 rounds, ~15 s of timed work
   --systems     only these systems (ids: ataru, ataru-keep, ataru-e2e, floor,
                 native, spawn, vm, wasm, qemu)
-  --seconds     time for the timed rounds (default 200, quick 25)
+  --seconds     time for the timed rounds (default 180, quick 15)
   --out         results folder (default bench/results)`;
 
 export function parseOptions(argv: readonly string[]): Options {
@@ -62,6 +62,6 @@ export function parseOptions(argv: readonly string[]): Options {
     }
   }
   if (!o.rounds) o.rounds = o.quick ? 3 : 5;
-  o.budgetMs = (seconds || (o.quick ? 20 : 200)) * 1000;
+  o.budgetMs = (seconds || (o.quick ? 15 : 180)) * 1000;
   return o;
 }

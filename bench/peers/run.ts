@@ -64,7 +64,7 @@ async function main(): Promise<void> {
       warmMs: opts.quick ? 50 : 250,
       memoryRuns: opts.quick ? 1 : 3,
       maxCalls: 200_000,
-      roundsDeadline: t0 + (opts.quick ? 35_000 : 250_000),
+      roundsDeadline: t0 + (opts.quick ? 40_000 : 230_000),
     },
     progressBar(),
   );

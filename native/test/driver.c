@@ -395,27 +395,68 @@ static const char *case_node_timeout(void) {
   return err;
 }
 
-/* A node timeout must not fire early: burn (~1e6 steps, a few ms here,
- * ~0.1 s in the rig) under a 3 s node timeout returns its answer. The host
- * compares its own TSC with the guest's node start: on hardware KVM the
- * guest TSC is offset from the host's unless the core aligns them. */
+/* A node timeout must not fire early. Chain A -> B, both burn(N) on the
+ * request; only B has a node timeout T = 1.9 d, d = one burn's duration
+ * measured first on this platform. The host's first check comes at T, while
+ * B runs (since d); B has run 0.9 d then and must be spared. The host
+ * compares its TSC with the guest's node start: on hardware KVM the guest
+ * TSC is offset from the host's unless the core aligns them. */
+static uint32_t lcg(uint64_t steps) {
+  uint32_t x = 1;
+  for (uint64_t i = 0; i < steps; i++) x = x * 1664525u + 1013904223u;
+  return x;
+}
+
 static const char *case_node_timeout_spared(void) {
-  ataru_node_spec n;
-  ataru_app_spec s = app1(&n, "burn");
-  n.timeout_us = 3 * 1000 * 1000;
-  s.timeout_us = 10 * 1000 * 1000;
+  ataru_node_spec nodes[2] = {
+    {.name = "A", .path = fixture("burn"), .inp_off = 0, .out_off = 0x10000},
+    {.name = "B", .path = fixture("burn"), .inp_off = 0, .out_off = 0x11000},
+  };
+  uint16_t edges[] = {0, 1};
+  ataru_app_spec s = {.runtime_path = runtime_path, .num_nodes = 2, .nodes = nodes,
+                      .num_edges = 1, .edges = edges, .vcpus = 1, .timeout_us = 20000000};
+  /* Calibrate: N so that one burn takes ~50 ms, then d (the faster of two runs). */
   ataru_instance *in = create(&s);
   if (!in) return why;
-  uint32_t x = 1;
-  for (uint32_t i = 0; i < 1000000; i++) x = x * 1664525u + 1013904223u;
-  unsigned char input = 1;
+  unsigned char n = 1;
+  uint64_t d = 0;
   const char *err = NULL;
-  for (int k = 1; k <= 2 && !err; k++) {
+  for (int k = 0; k < 3 && !err; k++) {
     ataru_result r;
-    if (run(in, &input, 1, &r)) { err = why; break; }
-    if (r.status != ATARU_STATUS_OK) err = failf("run %d: status %s: %s", k, status_name(r.status), r.message);
-    else if (r.output_len != 4 || memcmp(r.output, &x, 4)) err = failf("run %d: wrong LCG result", k);
+    if (run(in, &n, 1, &r)) { err = why; break; }
+    if (r.status != ATARU_STATUS_OK) err = failf("calibration: status %s: %s", status_name(r.status), r.message);
+    uint64_t nd = r.node_ns[0] < r.node_ns[1] ? r.node_ns[0] : r.node_ns[1];
     ataru_result_free(&r);
+    if (err) break;
+    if (k == 0) {
+      uint64_t want = 50000000, per = nd ? nd : 1;
+      n = (unsigned char)(want / per > 200 ? 200 : want / per < 1 ? 1 : want / per);
+    } else if (!d || nd < d) {
+      d = nd;
+    }
+  }
+  ataru_instance_destroy(in);
+  if (err) return err;
+  if (!d) return failf("calibration gave 0 ns node times");
+  nodes[1].timeout_us = d * 19 / 10 / 1000;
+  if (!(in = create(&s))) return why;
+  uint32_t want = lcg((uint64_t)n * 1000000);
+  /* The bug fails every attempt; a noisy machine (B slowed down 1.9x) only
+   * one now and then: up to three attempts. */
+  for (int attempt = 1; attempt <= 3; attempt++) {
+    ataru_result r;
+    if (run(in, &n, 1, &r)) { err = why; break; }
+    err = NULL;
+    if (r.status != ATARU_STATUS_OK)
+      err = failf("burn(%u) ~%.1f ms under a %.1f ms node timeout, 3 attempts: status %s: %s", n,
+                  d / 1e6, nodes[1].timeout_us / 1e3, status_name(r.status), r.message);
+    else if (r.output_len != 4 || memcmp(r.output, &want, 4)) err = failf("wrong LCG result");
+    else if (verbose)
+      printf("  burn(%u) ~%.1f ms, node timeout %.1f ms, attempt %d\n", n, d / 1e6,
+             nodes[1].timeout_us / 1e3, attempt);
+    int timed_out = r.status == ATARU_STATUS_TIMEOUT;
+    ataru_result_free(&r);
+    if (!timed_out) break;
   }
   ataru_instance_destroy(in);
   return err;

@@ -87,6 +87,7 @@ test('the report carries the machine, the date and the charts', () => {
     charts: ['peers-latency.svg'],
   });
   for (const s of ['AMD EPYC', 'kvm_pvm', '2026-11-25', '![peers-latency.svg](peers-latency.svg)', '## FNV']) assert.ok(md.includes(s), s);
+  assert.match(md, /Ataru p50 40\.0 µs; others relative to it: native 0\.11×/);
 });
 
 test('the generated DAG runs parents first and passes parent output lengths', () => {

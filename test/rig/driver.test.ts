@@ -57,5 +57,7 @@ describe("KVM core on this machine's /dev/kvm", kvmOptions(), () => {
     assert.match(p.get('avx_osxsave') ?? '', /^exit IO port 0xa0 /);
     // A fault through a CPL0 IDT handler dirties only the pages written (the stack).
     assert.equal(p.get('idt_fault_dirty'), 'dirty pages: 0xb000');
+    // The guest reads the raw host TSC.
+    assert.equal(p.get('tsc_offset_mticks'), '0');
   });
 });

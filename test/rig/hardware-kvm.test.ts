@@ -79,5 +79,8 @@ describe('KVM core on hardware-style KVM (kvm_amd in QEMU)', options, () => {
     // tables, GDT and IDT too (harmless: reset copies back the same bytes;
     // fatal for a page table edited after the snapshot).
     assert.match(p.get('idt_fault_dirty') ?? '', /^dirty pages: 0x1000 0x2000 0x3000 0x4000 /);
+    // A new vCPU's TSC starts near 0: far behind the host's (why the core
+    // writes IA32_TSC).
+    assert.ok(Number(p.get('tsc_offset_mticks')) < -100, `tsc offset ${p.get('tsc_offset_mticks')}`);
   });
 });

@@ -114,7 +114,7 @@ export const vmSystem: PeerSystem = {
 export const wasmSystem: PeerSystem = {
   id: 'wasm',
   label: 'WebAssembly, new instance',
-  note: 'the same C compiled to wasm32 (clang), new WebAssembly.Instance per request from a compiled module; cold = compile + instantiate + run; c=2 is two forked Node processes; memory = RSS growth per live instance',
+  note: 'the same C compiled to wasm32 (clang -O2, SDK flags), new WebAssembly.Instance per request from a compiled module (its linear memory holds the same 2 MiB shared region); cold = compile + instantiate + run; c=2 is two forked Node processes; memory = RSS growth per live instance',
   targets: ['wasm'],
   unavailable: (_w, b) => b.errors.wasm,
   open: async (w, b) => inprocCell('wasm', w, b),
