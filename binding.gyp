@@ -4,15 +4,7 @@
       "target_name": "ataru",
       "sources": [
         "native/addon.cc",
-        "native/cpu.c",
-        "native/elf.c",
-        "native/fault.c",
-        "native/instance.c",
-        "native/loader.c",
-        "native/mem.c",
-        "native/reset.c",
-        "native/util.c",
-        "native/vcpu.c"
+        "<!@(ls -1 native/*.c)"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -483,6 +483,16 @@ Napi::Value ExitFloor(const Napi::CallbackInfo &info) {
   return p;
 }
 
+// testHook(handle, flags) -> boolean: the core's test hooks (ataru_core.h),
+// for failures a CPL3 function cannot cause. Right after create only.
+Napi::Value TestHook(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Handle *h = GetHandle(info[0]);
+  if (!h || !h->inst || h->inflight) return Fail(env, "testHook: no idle live instance");
+  unsigned flags = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  return Napi::Boolean::New(env, ataru_instance_test_hook(h->inst, flags) == 0);
+}
+
 // validateElf(buf, kind) -> null | message
 Napi::Value ValidateElf(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -531,6 +541,12 @@ Napi::Object Constants(Napi::Env env) {
 #undef ATARU_L
   layout.Set("NODE_ID_DEFAULT", Napi::BigInt::New(env, static_cast<uint64_t>(ATARU_NODE_ID_DEFAULT)));
   c.Set("layout", layout);
+
+  Napi::Object test = Napi::Object::New(env);
+  test.Set("BREAK_IDT", Napi::Number::New(env, ATARU_TEST_BREAK_IDT));
+  test.Set("MAP_MMIO", Napi::Number::New(env, ATARU_TEST_MAP_MMIO));
+  test.Set("MMIO_GVA", Napi::Number::New(env, static_cast<double>(ATARU_TEST_MMIO_GVA)));
+  c.Set("testHooks", test);
   return c;
 }
 
@@ -545,6 +561,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
   exports.Set("coldStartNs", Napi::Function::New(env, ColdStartNs, "coldStartNs"));
   exports.Set("exitFloor", Napi::Function::New(env, ExitFloor, "exitFloor"));
+  exports.Set("testHook", Napi::Function::New(env, TestHook, "testHook"));
   exports.Set("validateElf", Napi::Function::New(env, ValidateElf, "validateElf"));
   exports.Set("constants", Constants(env));
   return exports;

@@ -7,6 +7,13 @@
  * the whole DAG with one VM entry on the normal path (docs/architecture.md).
  * Each vCPU is only ever run from its own thread (KVM_RUN from another thread
  * is slow), so requests are handed to the instance's vCPU-0 thread.
+ *
+ * Threads and signals: an instance has one thread per vCPU. They block every
+ * signal except SIGRTMIN+4, which the core uses to kick a vCPU out of
+ * KVM_RUN (timeouts, stops); the core installs its handler process-wide on
+ * first use, so nothing else in the process may use SIGRTMIN+4.
+ * Worker threads (vcpus > 1) may have their CPU affinity narrowed to keep
+ * them off vCPU 0's CPU while they help.
  */
 #ifndef ATARU_CORE_H
 #define ATARU_CORE_H
@@ -44,10 +51,10 @@ typedef struct ataru_result {
   uint32_t failed_node;       /* ATARU_NO_NODE when none                    */
   char message[512];          /* when status != OK: names node and cause    */
   uint8_t *output;            /* sink outputs concatenated in node order    */
-  size_t output_len;          /* (owned by the result: ataru_result_free)   */
+  size_t output_len;          /* (run: owned, ataru_result_free; submit: see there) */
   uint32_t num_nodes;
   int64_t node_ret[ATARU_MAX_NODES];   /* each node's return value          */
-  uint64_t node_ns[ATARU_MAX_NODES];   /* each node's in-VM time            */
+  uint64_t node_ns[ATARU_MAX_NODES];   /* each node's in-VM time (0: did not run) */
   uint64_t dag_ns;            /* in-VM time of the whole DAG                */
   uint64_t run_ns;            /* host time: submit -> result                */
   uint32_t workers_used;      /* worker vCPUs that took part                */
@@ -56,7 +63,8 @@ typedef struct ataru_result {
 typedef struct ataru_instance ataru_instance;
 typedef void (*ataru_done_fn)(void *ctx, ataru_result *res);
 
-/* Create the VM, load everything, snapshot. NULL with err on failure. */
+/* Create the VM, load everything, snapshot. NULL with err on failure (a
+ * message naming the file or field at fault). */
 ataru_instance *ataru_instance_create(const ataru_app_spec *spec, char *err, size_t errlen);
 /* Queue a request; done(ctx, res) is called on the vCPU-0 thread. The input
  * is copied before submit returns. node_id_override: ATARU_NODE_ID_DEFAULT
@@ -77,7 +85,10 @@ void ataru_instance_memory(ataru_instance *in, uint64_t *private_bytes, uint64_t
 /* Cold start: create() wall time in ns. */
 uint64_t ataru_instance_create_ns(ataru_instance *in);
 /* Benchmark floor: n bare exit round trips (guest `out` -> host -> guest)
- * on this instance's vCPU-0 thread; returns the median ns per round trip. */
+ * on this instance's vCPU-0 thread (the runtime loops on `out DONE` while
+ * mailbox.exit_floor is set); stores the median ns per round trip and
+ * returns 0, or -1. Waits for the request in progress; the instance is
+ * reset afterwards. */
 int ataru_instance_exit_floor(ataru_instance *in, uint32_t n, uint64_t *median_ns);
 /* Stops the vCPU threads and frees everything (fds, memory). */
 void ataru_instance_destroy(ataru_instance *in);

@@ -9,10 +9,12 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 /* GDT selectors. */
 #define SEL_KCODE 0x08
@@ -183,23 +185,29 @@ volatile struct ataru_fault_record *ataru_cpu_fault_record(ataru_mem *mem, uint3
                         sizeof(struct ataru_fault_record));
 }
 
-/* KVM_GET_SUPPORTED_CPUID once per process. */
+/* KVM_GET_SUPPORTED_CPUID once per process (on its own /dev/kvm fd: the
+ * caller's may belong to an instance that goes away). */
 static struct kvm_cpuid2 *supported;
 static int supported_errno;
-static int kvm_fd_for_cpuid;
 static void load_cpuid(void) {
+  int kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (kvm_fd < 0) {
+    supported_errno = errno;
+    return;
+  }
   for (int n = 128; n <= 4096; n *= 2) {
     struct kvm_cpuid2 *c = calloc(1, sizeof *c + n * sizeof(struct kvm_cpuid_entry2));
     if (!c) break;
     c->nent = n;
-    if (ioctl(kvm_fd_for_cpuid, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+    if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
       supported = c;
-      return;
+      break;
     }
     supported_errno = errno;
     free(c);
-    if (supported_errno != E2BIG) return;
+    if (supported_errno != E2BIG) break;
   }
+  close(kvm_fd);
 }
 
 static const struct kvm_cpuid_entry2 *cpuid_find(uint32_t fn, uint32_t idx) {
@@ -223,10 +231,9 @@ static void segment(struct kvm_segment *s, uint16_t sel, int code, int dpl) {
   s->g = 1;
 }
 
-int ataru_cpu_setup(int kvm_fd, int vcpu_fd, uint32_t vcpu, uint64_t cr3,
-                    struct kvm_sregs *sregs, char *err, size_t errlen) {
+int ataru_cpu_setup(int vcpu_fd, uint32_t vcpu, uint64_t cr3, struct kvm_sregs *sregs, char *err,
+                    size_t errlen) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
-  kvm_fd_for_cpuid = kvm_fd;
   pthread_once(&once, load_cpuid);
   if (!supported) {
     ataru_seterr(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(supported_errno));

@@ -37,8 +37,8 @@ volatile struct ataru_fault_record *ataru_cpu_fault_record(ataru_mem *mem, uint3
 
 /* One-time setup of a new vCPU: CPUID, XCR0, MSRs, then segment state.
  * Fills *sregs with the state to restore after a fault. */
-int ataru_cpu_setup(int kvm_fd, int vcpu_fd, uint32_t vcpu, uint64_t cr3,
-                    struct kvm_sregs *sregs, char *err, size_t errlen);
+int ataru_cpu_setup(int vcpu_fd, uint32_t vcpu, uint64_t cr3, struct kvm_sregs *sregs, char *err,
+                    size_t errlen);
 
 /* RFLAGS for guest code: IF=0, IOPL=0 unless ATARU_GUEST_IOPL=3 (see cpu.c). */
 uint64_t ataru_cpu_rflags(void);

@@ -19,7 +19,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-/* Room for images beyond the fixed areas; reserved, not committed. */
+/* Guest-physical room for images, page tables and the small areas beyond the
+ * shared region and the stacks; reserved, not committed. */
 #define IMAGE_RESERVE (768ull << 20)
 /* Workers are woken only when history says the work off the critical path
  * is well above the wake cost (70-80 µs on kvm_pvm, PLATFORM.md). */
@@ -204,6 +205,17 @@ static int add_memslots(struct ataru_instance *inst, char *err, size_t errlen) {
                      KVM_MEM_LOG_DIRTY_PAGES, err, errlen);
 }
 
+static int take_snapshot(struct ataru_instance *inst, char *err, size_t errlen) {
+  uint64_t npages = inst->slot_bytes / ATARU_PAGE_SIZE;
+  uint8_t *writable = calloc(npages, 1);
+  if (!writable) return ataru_seterr(err, errlen, "out of memory"), -1;
+  ataru_mem_mark_writable(inst->mem, writable, npages);
+  int rc = ataru_snapshot_take(&inst->snap, ataru_mem_arena(inst->mem), inst->slot_bytes, writable,
+                               inst->shm_gpa, inst->shm_size, err, errlen);
+  free(writable);
+  return rc;
+}
+
 static int copy_spec(struct ataru_instance *inst, const ataru_app_spec *s) {
   inst->num_nodes = s->num_nodes;
   inst->num_vcpus = s->vcpus;
@@ -248,7 +260,8 @@ ataru_instance *ataru_instance_create(const ataru_app_spec *spec, char *err, siz
     goto fail;
   }
   if (create_vm(inst, err, errlen) < 0 || build_config(inst, spec, cfg, err, errlen) < 0) goto fail;
-  inst->mem = ataru_mem_create(inst->shm_size + ATARU_IMAGES_BASE + IMAGE_RESERVE, err, errlen);
+  uint64_t stacks = (uint64_t)spec->vcpus * ATARU_STACK_SLOT;
+  inst->mem = ataru_mem_create(inst->shm_size + stacks + IMAGE_RESERVE, err, errlen);
   if (!inst->mem || map_areas(inst, spec, err, errlen) < 0 ||
       load_images(inst, spec, cfg, err, errlen) < 0)
     goto fail;
@@ -262,8 +275,7 @@ ataru_instance *ataru_instance_create(const ataru_app_spec *spec, char *err, siz
   mb->failed_node = ATARU_NO_NODE;
   for (uint32_t v = 0; v < ATARU_MAX_VCPUS; v++) mb->current_node[v] = ATARU_NO_NODE;
   if (add_memslots(inst, err, errlen) < 0 ||
-      ataru_snapshot_take(&inst->snap, ataru_mem_arena(inst->mem), inst->slot_bytes, inst->shm_gpa,
-                          inst->shm_size, err, errlen) < 0 ||
+      take_snapshot(inst, err, errlen) < 0 ||
       ataru_vcpus_start(inst, err, errlen) < 0)
     goto fail;
   free(cfg);
@@ -498,10 +510,12 @@ static void serve_request(struct ataru_instance *inst, struct job *job) {
   /* Off the latency path from here on. */
   ataru_workers_wait(inst, PARK_WAIT_NS);
   if (res->status == ATARU_STATUS_OK) learn(inst, res);
+  if (job->len > inst->input_max) inst->input_max = job->len;
   if (inst->keep_state && rc == RUN_DONE) return;
   /* keep_state apps never fetched the dirty log before: this restores every
-   * page written since load. Host writes (the input) are restored by hand. */
-  reset_memory(inst, inst->keep_state ? inst->shm_size : job->len);
+   * page written since load. Host writes (inputs) are restored by hand. */
+  reset_memory(inst, inst->input_max);
+  inst->input_max = 0;
 }
 
 void ataru_instance_serve(struct ataru_instance *inst, struct job *job) {
@@ -566,9 +580,7 @@ int ataru_instance_test_hook(ataru_instance *inst, unsigned flags) {
      * page-table page (dirty on hardware, where the walker may write it)
      * must keep it. */
     ataru_snapshot_free(&inst->snap);
-    if (ataru_snapshot_take(&inst->snap, ataru_mem_arena(inst->mem), inst->slot_bytes, inst->shm_gpa,
-                            inst->shm_size, err, sizeof err) < 0)
-      return -1;
+    if (take_snapshot(inst, err, sizeof err) < 0) return -1;
   }
   if (flags & ATARU_TEST_BREAK_IDT) {
     inst->test_break_idt = 1;

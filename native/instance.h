@@ -97,6 +97,7 @@ struct ataru_instance {
   pthread_cond_t idle_cond;      /* the job finished (exit floor waits on it) */
   struct job job;                /* the queued job, kind JOB_NONE when empty */
   uint8_t *input;                /* its input (capacity shm_size) */
+  uint64_t input_max;            /* longest input since the last reset */
   int quit;
   /* startup handshake of the vCPU threads */
   uint32_t threads_ready;

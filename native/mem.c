@@ -156,6 +156,15 @@ void *ataru_mem_host(ataru_mem *m, uint64_t gva, uint64_t len) {
   return NULL;
 }
 
+void ataru_mem_mark_writable(ataru_mem *m, uint8_t *flags, uint64_t npages) {
+  for (int i = 0; i < m->nmap; i++) {
+    const struct mapping *o = &m->map[i];
+    if (!(o->prot & ATARU_PROT_W)) continue;
+    for (uint64_t p = o->gpa / ATARU_PAGE_SIZE; p < (o->gpa + o->len) / ATARU_PAGE_SIZE && p < npages; p++)
+      flags[p] = 1;
+  }
+}
+
 int ataru_mem_prot(ataru_mem *m, uint64_t gva, unsigned *prot) {
   for (int i = 0; i < m->nmap; i++) {
     const struct mapping *o = &m->map[i];

@@ -41,6 +41,10 @@ void *ataru_mem_host(ataru_mem *m, uint64_t gva, uint64_t len);
  * (fault messages: "write to code", "stack overflow"). */
 int ataru_mem_prot(ataru_mem *m, uint64_t gva, unsigned *prot);
 
+/* Sets flags[p] = 1 for each guest-physical page p < npages of a writable
+ * mapping (the only pages the guest can change: snapshots skip the rest). */
+void ataru_mem_mark_writable(ataru_mem *m, uint8_t *flags, uint64_t npages);
+
 /* The guest-physical arena: its host address, size in use, and the
  * guest-physical address of the top-level page table (CR3). */
 void *ataru_mem_arena(ataru_mem *m);

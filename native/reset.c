@@ -1,8 +1,10 @@
 /*
  * reset.c — snapshot and dirty-page reset (see reset.h).
  *
- * Only non-zero pages are copied at snapshot time, so an idle instance costs
- * about its loaded images twice, not its whole address space. After a
+ * Only pages the guest can write are kept, and of those only the non-zero
+ * ones are copied, so an idle instance costs about its loaded images plus
+ * their writable data, not its whole address space. Pages the guest cannot
+ * write (code, read-only data, page tables) are never restored. After a
  * request KVM_GET_DIRTY_LOG names exactly the pages the guest wrote (4 KiB
  * granularity because mem.c presets A/D bits, so page-table pages do not show
  * up on kvm_pvm; a hardware walker may still report them, and restoring them
@@ -27,8 +29,8 @@ static int page_is_zero(const uint8_t *p) {
   return 1;
 }
 
-int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, uint64_t zero_gpa,
-                        uint64_t zero_len, char *err, size_t errlen) {
+int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, const uint8_t *writable,
+                        uint64_t zero_gpa, uint64_t zero_len, char *err, size_t errlen) {
   memset(s, 0, sizeof *s);
   s->arena = arena;
   s->npages = (bytes + ATARU_PAGE_SIZE - 1) / ATARU_PAGE_SIZE;
@@ -39,8 +41,9 @@ int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, uint6
   uint64_t nonzero = 0;
   uint64_t zfirst = zero_gpa / ATARU_PAGE_SIZE, zend = (zero_gpa + zero_len) / ATARU_PAGE_SIZE;
   for (uint64_t p = 0; p < s->npages; p++) {
-    if (p >= zfirst && p < zend) continue; /* untouched: reading would only fault it in */
-    if (!page_is_zero(arena + p * ATARU_PAGE_SIZE)) s->page[p] = (uint32_t)++nonzero;
+    if (!writable[p]) s->page[p] = SNAP_KEEP; /* code, read-only data, page tables */
+    else if (p >= zfirst && p < zend) continue; /* known zero: reading would only fault it in */
+    else if (!page_is_zero(arena + p * ATARU_PAGE_SIZE)) s->page[p] = (uint32_t)++nonzero;
   }
   s->data_len = nonzero * ATARU_PAGE_SIZE;
   if (s->data_len) {
@@ -50,7 +53,7 @@ int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, uint6
       goto oom;
     }
     for (uint64_t p = 0; p < s->npages; p++)
-      if (s->page[p])
+      if (s->page[p] && s->page[p] != SNAP_KEEP)
         memcpy(s->data + (uint64_t)(s->page[p] - 1) * ATARU_PAGE_SIZE,
                arena + p * ATARU_PAGE_SIZE, ATARU_PAGE_SIZE);
   }
@@ -70,6 +73,7 @@ void ataru_snapshot_free(ataru_snapshot *s) {
 
 static void restore_page(ataru_snapshot *s, uint64_t p) {
   uint8_t *dst = s->arena + p * ATARU_PAGE_SIZE;
+  if (s->page[p] == SNAP_KEEP) return;
   if (s->page[p])
     memcpy(dst, s->data + (uint64_t)(s->page[p] - 1) * ATARU_PAGE_SIZE, ATARU_PAGE_SIZE);
   else

@@ -12,17 +12,22 @@
 typedef struct ataru_snapshot {
   uint8_t *arena;       /* guest-physical memory (host address)          */
   uint64_t npages;
-  uint32_t *page;       /* per guest page: 0 = zero page, else 1 + index into data */
+  uint32_t *page;       /* per guest page: 0 = zero page, SNAP_KEEP = never
+                         * restored (not guest-writable), else 1 + index into data */
   uint8_t *data;        /* copies of the non-zero pages (own mapping, for smaps) */
   size_t data_len;
   uint64_t *bitmap;     /* KVM_GET_DIRTY_LOG buffer                      */
   size_t bitmap_len;
 } ataru_snapshot;
 
-/* Copies the non-zero pages of arena[0, bytes); [zero_gpa, +zero_len) is
- * known to be zero (the shared region, never written before the first run). */
-int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, uint64_t zero_gpa,
-                        uint64_t zero_len, char *err, size_t errlen);
+#define SNAP_KEEP UINT32_MAX
+
+/* Copies the non-zero writable pages of arena[0, bytes): writable[p] is 1
+ * for each page the guest can write (ataru_mem_mark_writable); pages in
+ * [zero_gpa, +zero_len) are known to be zero (the shared region, never
+ * written before the first run). */
+int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, const uint8_t *writable,
+                        uint64_t zero_gpa, uint64_t zero_len, char *err, size_t errlen);
 void ataru_snapshot_free(ataru_snapshot *s);
 
 /* Restores guest-physical [gpa, gpa+len) (what the host itself wrote:

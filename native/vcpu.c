@@ -200,8 +200,7 @@ static int vcpu_init(struct ataru_vcpu *v, char *err, size_t errlen) {
     v->sync_regs = 1;
     v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
   }
-  if (ataru_cpu_setup(inst->kvm_fd, v->fd, v->index, ataru_mem_cr3(inst->mem), &v->sregs, err,
-                      errlen) < 0)
+  if (ataru_cpu_setup(v->fd, v->index, ataru_mem_cr3(inst->mem), &v->sregs, err, errlen) < 0)
     return -1;
   if (enter(v) < 0) {
     ataru_seterr(err, errlen, "KVM_SET_REGS: %s", strerror(errno));

@@ -60,3 +60,11 @@ export function checkAnswer(system: string, workload: string, expected: Answer, 
   const a = got instanceof Uint8Array ? answerOf(got) : got;
   if (!sameAnswer(a, expected)) throw new WrongAnswerError(system, workload, expected, a);
 }
+
+/** Per-request check on the measured path: a byte compare (cheap next to
+ * any request), so that no wrong reply is ever counted. */
+export function expectOutput(system: string, w: { id: string; expected: Uint8Array }, out: Uint8Array): void {
+  if (out.length !== w.expected.length || Buffer.compare(Buffer.from(out.buffer, out.byteOffset, out.length), w.expected) !== 0) {
+    throw new WrongAnswerError(system, w.id, answerOf(w.expected), answerOf(out));
+  }
+}

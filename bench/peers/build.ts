@@ -90,6 +90,16 @@ function newestInput(w: Workload): number {
   return Math.max(...files.map((f) => statSync(f).mtimeMs));
 }
 
+/** As newestInput, but a missing file means "rebuild" (and the build then
+ * reports what is missing). */
+function newestInputOrNow(w: Workload): number {
+  try {
+    return newestInput(w);
+  } catch {
+    return Infinity;
+  }
+}
+
 /** Writes only when the content changes, so the file's age means something. */
 function writeIfChanged(path: string, content: string | Buffer): void {
   if (existsSync(path) && readFileSync(path).equals(Buffer.from(content))) return;
@@ -119,7 +129,7 @@ export function buildWorkload(w: Workload, targets: ReadonlySet<Target>): BuildR
   const inputFile = join(dir, 'input.bin');
   writeIfChanged(inputFile, w.input);
   writeIfChanged(join(dir, 'dag.c'), generateDagC(w));
-  const newest = Math.max(newestInput(w), statSync(join(dir, 'dag.c')).mtimeMs);
+  const newest = Math.max(newestInputOrNow(w), statSync(join(dir, 'dag.c')).mtimeMs);
   const res: BuildResult = { dir, inputFile, paths: {}, errors: {} };
   const c = (f: string) => join(peersDir, 'c', f);
 

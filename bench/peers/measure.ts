@@ -57,10 +57,22 @@ function fail(l: Live, status: CellStatus, e: unknown): void {
   l.res.reason = (e as Error).message ?? String(e);
 }
 
+/** A step that takes longer than this marks its cell failed (a hung system
+ * must not hang the run). */
+const STEP_TIMEOUT_MS = 60_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
 async function guarded(l: Live, f: (c: Cell) => Promise<void>): Promise<void> {
   if (l.res.status !== 'ok' || !l.cell) return;
   try {
-    await f(l.cell);
+    await withTimeout(f(l.cell), STEP_TIMEOUT_MS, `${l.res.system.id}/${l.res.workload.id}`);
   } catch (e) {
     fail(l, e instanceof WrongAnswerError ? 'wrong answer' : 'failed', e);
   }
@@ -73,7 +85,7 @@ export async function measure(
   progress: Progress,
 ): Promise<{ results: CellResult[]; rounds: number }> {
   const live: Live[] = [];
-  for (const { workload, build } of items) {
+  for (const { workload } of items) {
     for (const system of systems) {
       if (system.id === 'floor' && workload.id !== 'noop') continue; // one floor for all
       live.push({
@@ -90,13 +102,17 @@ export async function measure(
     const { system, workload } = l.res;
     progress.tick(`${system.id}/${workload.id}: open + answer check`);
     try {
-      const why = await system.unavailable(workload, buildOf(workload));
+      const why = await withTimeout(
+        Promise.resolve(system.unavailable(workload, buildOf(workload))),
+        STEP_TIMEOUT_MS,
+        `${system.id}: availability check`,
+      );
       if (why) {
         l.res.status = 'unavailable';
         l.res.reason = why;
         continue;
       }
-      l.cell = await system.open(workload, buildOf(workload));
+      l.cell = await withTimeout(system.open(workload, buildOf(workload)), STEP_TIMEOUT_MS, `${system.id}/${workload.id}: open`);
     } catch (e) {
       fail(l, 'failed', e);
       continue;
@@ -161,9 +177,9 @@ export async function measure(
       checkAnswer(l.res.system.label, l.res.workload.id, answerOf(l.res.workload.expected), await c.answer()),
     );
     try {
-      await l.cell?.close();
+      if (l.cell) await withTimeout(l.cell.close(), 10_000, 'close');
     } catch {
-      // closing is best effort
+      // closing is best effort; run.ts exits explicitly
     }
   }
   progress.stop();

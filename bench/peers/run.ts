@@ -96,7 +96,12 @@ async function main(): Promise<void> {
   console.log(`results: ${join(outDir, 'peers.md')} (+ peers.json, ${charts.join(', ')}); ${Math.round(meta.durationS)} s`);
 }
 
-main().catch((e: unknown) => {
-  console.error(`bench:peers: ${(e as Error).message}`);
-  process.exitCode = 1;
-});
+// Exit explicitly: a system that hung (and was reported as failed) may
+// still hold handles.
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(`bench:peers: ${(e as Error).message}`);
+    process.exit(1);
+  },
+);

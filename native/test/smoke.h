@@ -64,7 +64,7 @@ static ataru_instance *make_app_nodes(uint32_t n, ataru_node_spec *nodes, uint32
 }
 
 /* An app of n nodes, all with offsets 0. */
-static ataru_instance *make_app(uint32_t n, const char **fns, uint32_t nedges,
+__attribute__((unused)) static ataru_instance *make_app(uint32_t n, const char **fns, uint32_t nedges,
                                 const uint16_t *edges, uint32_t vcpus, int keep_state,
                                 uint64_t timeout_us) {
   ataru_node_spec nodes[16];
@@ -74,7 +74,7 @@ static ataru_instance *make_app(uint32_t n, const char **fns, uint32_t nedges,
 }
 
 /* Runs one request; returns the status (output freed). */
-static uint32_t run1(ataru_instance *inst, const void *in, size_t len, ataru_result *r) {
+__attribute__((unused)) static uint32_t run1(ataru_instance *inst, const void *in, size_t len, ataru_result *r) {
   int rc = ataru_instance_run(inst, in, len, ATARU_NODE_ID_DEFAULT, r);
   if (rc != 0) {
     failures++;

@@ -134,6 +134,32 @@ static void keep_state(void) {
   ataru_instance_destroy(inst);
 }
 
+/* keep_state keeps counting across requests, but a fault resets the
+ * instance to its post-load state. */
+static void keep_state_fault(void) {
+  ataru_node_spec n[2];
+  memset(n, 0, sizeof n);
+  n[0].path = FIX("counter"); n[0].out_off = 0x1000;
+  n[1].path = OWN("crashif"); n[1].out_off = 0x2000;
+  ataru_instance *inst = make_app_nodes(2, n, 0, NULL, 1, 1, 0);
+  if (!inst) return;
+  const char *inputs = "ooco";
+  uint64_t want[] = {1, 2, 0, 1};
+  for (int i = 0; i < 4; i++) {
+    ataru_result r;
+    uint32_t st = run1(inst, inputs + i, 1, &r);
+    uint64_t v = 0;
+    if (r.output_len == 9) memcpy(&v, r.output, 8);
+    if (inputs[i] == 'c')
+      CHECK(st == ATARU_STATUS_FAULT && r.failed_node == 1, "keep_state fault: %s", r.message);
+    else
+      CHECK(st == ATARU_STATUS_OK && v == want[i], "keep_state run %d: status %u counter %llu", i, st,
+            (unsigned long long)v);
+    ataru_result_free(&r);
+  }
+  ataru_instance_destroy(inst);
+}
+
 static char logged[256];
 static uint32_t logged_node = 99;
 static void on_log(void *ctx, uint32_t node, const char *msg, size_t len) {
@@ -178,6 +204,7 @@ int main(void) {
   errors();
   clean_state();
   keep_state();
+  keep_state_fault();
   logs();
   return finish("smoke_dag");
 }

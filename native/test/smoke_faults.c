@@ -127,11 +127,12 @@ static void on_done(void *ctx, ataru_result *res) {
   pthread_mutex_unlock(&p->lock);
 }
 
-/* Destroy with one request spinning (no timeout) and one queued: both end
- * as CLOSED and destroy returns. */
-static void destroy_busy(void) {
-  const char *fns[] = {FIX("spin")};
-  ataru_instance *inst = make_app(1, fns, 0, NULL, 1, 0, 0);
+/* Destroy with one request spinning (no timeout; on every vCPU when there
+ * are 2: with no history only vCPU 0 runs, so also the one-vCPU path) and
+ * one queued: both end as CLOSED and destroy returns. */
+static void destroy_busy(uint32_t vcpus) {
+  const char *fns[] = {FIX("spin"), FIX("spin")};
+  ataru_instance *inst = make_app(vcpus, fns, 0, NULL, vcpus, 0, 0);
   if (!inst) return;
   struct pending p = {PTHREAD_MUTEX_INITIALIZER, 0, {0, 0}};
   CHECK(ataru_instance_submit(inst, "", 0, ATARU_NODE_ID_DEFAULT, on_done, &p) == 0, "submit 1");
@@ -162,6 +163,7 @@ int main(void) {
   usable_after_fault();
   timeout_then_ok();
   hooks();
-  destroy_busy();
+  destroy_busy(1);
+  destroy_busy(2);
   return finish("smoke_faults");
 }

@@ -31,8 +31,9 @@ interface Waiting {
 }
 
 export async function loadApp(def: AppDefinition, opts: LoadOptions): Promise<App> {
+  const t0 = performance.now();
   const app = new App(def, opts, buildSpec(def, opts));
-  await app.start();
+  await app.start(t0);
   return app;
 }
 
@@ -66,9 +67,8 @@ export class App implements AppHandle {
     if (opts.onLog) this.limiter = new LogLimiter(opts.onLog);
   }
 
-  /** Creates the pool in parallel; on any failure frees what was made. */
-  async start(): Promise<void> {
-    const t0 = performance.now();
+  /** Creates the pool in parallel; on any failure frees what was made. t0: when the load began. */
+  async start(t0: number): Promise<void> {
     let first = true;
     const made = await Promise.allSettled(
       Array.from({ length: this.poolSize }, (_, i) =>

@@ -53,6 +53,8 @@ export interface NativeConstants {
   statusText: Record<string, string>;
   nodeState: Record<'WAITING' | 'RUNNING' | 'DONE' | 'FAILED' | 'SKIPPED', number>;
   layout: Record<string, number> & { NODE_ID_DEFAULT: bigint; NO_NODE: number; SHM_DEFAULT: number; SHM_MAX: number };
+  /** The core's test hooks (ataru_core.h). */
+  testHooks: { BREAK_IDT: number; MAP_MMIO: number; MMIO_GVA: number };
 }
 
 export interface NativeAddon {
@@ -63,6 +65,8 @@ export interface NativeAddon {
   coldStartNs(h: NativeHandle): number;
   exitFloor(h: NativeHandle, n: number): Promise<number>;
   validateElf(buf: Uint8Array, kind: ElfKind): string | null;
+  /** Tests only: a core test hook, right after createInstance. */
+  testHook(h: NativeHandle, flags: number): boolean;
   constants: NativeConstants;
 }
 

@@ -76,6 +76,35 @@ test('a system with a wrong answer is measured for nothing and not reported', as
   assert.match(workloadTable(table!), /fake wrong \| \*\*not reported: wrong answer\*\*/);
 });
 
+test('a system that answers wrongly mid-run loses all its figures', async () => {
+  const [w] = workloads(['noop']);
+  const build: BuildResult = { dir: '', inputFile: '', paths: {}, errors: {} };
+  let calls = 0;
+  const flaky: PeerSystem = {
+    ...fakeSystem('flaky', () => w!.expected),
+    async open(): Promise<Cell> {
+      return {
+        answer: async () => answerOf(w!.expected),
+        latency: async () => {
+          if (++calls === 3) throw new WrongAnswerError('flaky', 'noop', answerOf(w!.expected), answerOf(Buffer.from('x')));
+          return { us: [1], elapsedMs: 0.001 };
+        },
+        close: async () => {},
+      };
+    },
+  };
+  const { results } = await measure([flaky], [{ workload: w!, build }], {
+    rounds: 3,
+    budgetMs: 10,
+    warmMs: 1,
+    memoryRuns: 0,
+    maxCalls: 10,
+    roundsDeadline: Date.now() + 60_000,
+  }, silent);
+  assert.equal(results[0]!.status, 'wrong answer');
+  assert.equal(summarize(results)[0]!.rows[0]!.p50, undefined);
+});
+
 test('the JavaScript FNV in a vm context gives the C answer', () => {
   const input = pseudoRandom(4096, 2);
   const out = new vm.Script(`${JS_FNV}(input)`).runInContext(vm.createContext({ input })) as Uint8Array;

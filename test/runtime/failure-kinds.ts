@@ -31,3 +31,5 @@ export const FAILURES: FailureKind[] = [
 
 /** trap.c spins forever for this byte (timeouts). */
 export const TRAP_SPIN = 14;
+/** trap.c reads the u64 at the address in input bytes 8..15 for this byte. */
+export const TRAP_READ_AT = 15;

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AtaruError } from '../../src/errors.js';
 import { loadApp } from '../../src/runtime/app.js';
+import { native } from '../../src/runtime/native.js';
 import { Sandbox } from '../../src/runtime/sandbox.js';
+import { buildSpec } from '../../src/runtime/spec.js';
+import { statusName } from '../../src/runtime/status.js';
 import { kvmOptions } from '../helpers/kvm.js';
-import { FAILURES, TRAP_SPIN } from './failure-kinds.js';
+import { FAILURES, TRAP_READ_AT, TRAP_SPIN } from './failure-kinds.js';
 import { addN, appDef, fixture, randomBytes, resolveOpts, trapElf } from './helpers.js';
 
 function expectFailure(code: string, message: RegExp, node?: number, functionName?: string) {
@@ -104,6 +107,49 @@ describe('failures in a middle node of an app', kvmOptions(), () => {
       assert.equal(errors.TIMEOUT, 1);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('failures only the core can cause (test hooks)', kvmOptions(), () => {
+  const hooks = () => native().constants.testHooks;
+
+  async function hooked(flags: number) {
+    const { spec } = buildSpec(appDef('hooked', [{ elf: trapElf(), out: 0x1000 }], []), resolveOpts);
+    const h = await native().createInstance(spec);
+    assert.equal(native().testHook(h, flags), true);
+    return h;
+  }
+
+  test('a triple fault (no usable IDT) is a FAULT naming the node; the VM recovers', async () => {
+    const h = await hooked(hooks().BREAK_IDT);
+    try {
+      const bad = await native().run(h, Buffer.from([1]));
+      assert.equal(statusName(bad.status), 'FAULT');
+      assert.equal(bad.failedNode, 0);
+      assert.match(bad.message, /^node 0 \(trap\.elf\): triple fault/);
+      const good = await native().run(h, Buffer.from([0, 5, 6]));
+      assert.equal(statusName(good.status), 'OK');
+      assert.deepEqual(good.output, Buffer.from([0, 5, 6]));
+    } finally {
+      await native().destroy(h);
+    }
+  });
+
+  test('an access that leaves guest memory (MMIO exit) is a FAULT; the VM recovers', async () => {
+    const h = await hooked(hooks().MAP_MMIO);
+    try {
+      const input = Buffer.alloc(16);
+      input[0] = TRAP_READ_AT;
+      input.writeBigUInt64LE(BigInt(hooks().MMIO_GVA), 8);
+      const bad = await native().run(h, input);
+      assert.equal(statusName(bad.status), 'FAULT');
+      assert.match(bad.message, /^node 0 \(trap\.elf\): read from guest-physical 0x[0-9a-f]+ outside guest memory \(MMIO\)/);
+      const good = await native().run(h, Buffer.from([0, 7]));
+      assert.equal(statusName(good.status), 'OK');
+      assert.deepEqual(good.output, Buffer.from([0, 7]));
+    } finally {
+      await native().destroy(h);
     }
   });
 });

@@ -25,6 +25,14 @@ describe('Sandbox: known answers', kvmOptions(), () => {
     assert.deepEqual((await sbs.uppercase.call(Buffer.from('Hello, Ataru!'))).output, Buffer.from('HELLO, ATARU!'));
   });
 
+  test('large inputs and outputs cross the boundary intact', async () => {
+    for (const n of [16 * 1024, 16 * 1024 + 1, 300_000, 1024 * 1024]) {
+      const input = randomBytes(n, n);
+      const r = await sbs.uppercase.call(input);
+      assert.ok(r.output.equals(upper(input)), `${n} bytes`);
+    }
+  });
+
   test('an empty input reaches the function as zero bytes', async () => {
     assert.equal(u64((await sbs.sum.call(Buffer.alloc(0))).output), 0n);
     assert.equal(u64((await sbs.inlen.call(Buffer.alloc(0))).output), 0n);

@@ -3,11 +3,13 @@
  * in-process, in a loop, timed per call.
  *
  *   peer-native INPUT MAX_CALLS MAX_MS
- * prints "ANSWER <len> <digest>", then "CALLS <n> <elapsed_ns>", then the
- * n per-call times in ns, one per line.
+ * prints "ANSWER <len> <digest>", then "CALLS <n> <elapsed_ns> <mismatches>"
+ * (calls whose output differed from the first call's), then the n per-call
+ * times in ns, one per line.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "peer.h"
 
@@ -39,16 +41,23 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("ANSWER %llu %016llx\n", (unsigned long long)out_len, (unsigned long long)peer_digest(out, out_len));
+  uint8_t *first = malloc(out_len + 1);
+  if (!first) return 2;
+  memcpy(first, out, out_len);
+  uint64_t first_len = out_len;
 
-  long n = 0;
+  /* Each call is checked against the first, as the other systems check
+   * every reply (outside the per-call time, inside the elapsed time). */
+  long n = 0, mismatches = 0;
   uint64_t start = now_ns(), t = start;
   while (n < max_calls && t - start < max_ns) {
-    peer_run(in, in_len, &out_len);
-    uint64_t t1 = now_ns();
-    times[n++] = t1 - t;
-    t = t1;
+    uint64_t t0 = now_ns();
+    out = peer_run(in, in_len, &out_len);
+    t = now_ns();
+    times[n++] = t - t0;
+    if (!out || out_len != first_len || memcmp(out, first, out_len)) mismatches++;
   }
-  printf("CALLS %ld %llu\n", n, (unsigned long long)(t - start));
+  printf("CALLS %ld %llu %ld\n", n, (unsigned long long)(t - start), mismatches);
   for (long i = 0; i < n; i++) printf("%llu\n", (unsigned long long)times[i]);
   return 0;
 }

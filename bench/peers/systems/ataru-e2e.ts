@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { answerOf } from '../answer.js';
+import { answerOf, expectOutput } from '../answer.js';
 import { repoRoot } from '../paths.js';
 import type { Workload } from '../workloads.js';
 import { ataruRuntime } from './ataru.js';
@@ -50,6 +50,7 @@ export const ataruE2eSystem: PeerSystem = {
       const request = async (c: Client) => {
         const r = await c.request(w.input);
         if (r.status !== 0) throw new Error(`data port replied status ${r.status}: ${r.body.toString('utf8')}`);
+        expectOutput(ataruE2eSystem.label, w, r.body);
         return r.body;
       };
       return {

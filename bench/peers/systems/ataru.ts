@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { AppDefinition, StateMode } from '../../../src/app/model.js';
 import type { App } from '../../../src/runtime/app.js';
-import { answerOf } from '../answer.js';
+import { answerOf, expectOutput } from '../answer.js';
 import type { BuildResult } from '../build.js';
 import { repoRoot } from '../paths.js';
 import { kvmUsable } from '../toolchain.js';
@@ -63,10 +63,13 @@ async function memoryProbe(w: Workload, state: StateMode): Promise<number> {
 /** Pool of 2: concurrency 2 gets two VMs, as two cores allow. */
 const POOL = 2;
 
+const ataruLabel = 'Ataru, clean state per request';
+const ataruKeepLabel = 'Ataru, state: keep';
+
 function poolSystem(state: StateMode): PeerSystem {
   return {
     id: state === 'reset' ? 'ataru' : 'ataru-keep',
-    label: state === 'reset' ? 'Ataru, clean state per request' : 'Ataru, state: keep',
+    label: state === 'reset' ? ataruLabel : ataruKeepLabel,
     note:
       state === 'reset'
         ? `loadApp() with a pool of ${POOL} VMs, app.run() per request, memory reset after each; latency in JS around app.run(); cold = loadApp (1 VM) -> first reply; memory = RSS growth per VM of a pool of 32 that each served a request, in a fresh process`
@@ -75,7 +78,12 @@ function poolSystem(state: StateMode): PeerSystem {
     unavailable,
     async open(w: Workload): Promise<Cell> {
       const app = await loadPeerApp(w, state, POOL);
-      const once = () => app.run(w.input);
+      const label = state === 'reset' ? ataruLabel : ataruKeepLabel;
+      const once = async () => {
+        const r = await app.run(w.input);
+        expectOutput(label, w, r.output);
+        return r;
+      };
       return {
         answer: async () => answerOf((await once()).output),
         latency: (n, ms) => latencyLoop(once, n, ms),

@@ -10,6 +10,7 @@
  * --expose-gc) so the harness's heap does not blur it.
  */
 import vm from 'node:vm';
+import { expectOutput } from '../answer.js';
 import { workloads, type WorkloadId } from '../workloads.js';
 import { vmOp, wasmModule, wasmOp, wasmRequest } from './inproc-ops.js';
 
@@ -29,9 +30,12 @@ function loop(op: () => unknown, ms: number): { calls: number; elapsedMs: number
   return { calls, elapsedMs: Number(t - start) / 1e6 };
 }
 
+/** The request, with every reply checked as in the parent (a wrong one
+ * fails the whole measurement there). */
 function makeOp(k: string, id: string, wasm?: string): () => unknown {
   const w = workloads([id as WorkloadId])[0]!;
-  return k === 'wasm' ? wasmOp(wasmModule(wasm!), w.input) : vmOp(w.js, w.input);
+  const raw = k === 'wasm' ? wasmOp(wasmModule(wasm!), w.input) : vmOp(w.js, w.input);
+  return () => expectOutput(k, w, raw());
 }
 
 interface Job {
@@ -51,7 +55,11 @@ if (mode === 'serve') {
       loop(op, 100); // warm the JIT, as the parent's cell was warmed
       ops.set(key, op);
     }
-    process.send!(loop(op, m.ms));
+    try {
+      process.send!(loop(op, m.ms));
+    } catch (e) {
+      process.send!({ error: (e as Error).message });
+    }
   });
   process.send!({ ready: true });
 } else if (mode === 'memory') {

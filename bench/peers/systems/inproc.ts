@@ -7,7 +7,7 @@
 import { execFile, fork } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { answerOf } from '../answer.js';
+import { answerOf, expectOutput } from '../answer.js';
 import type { BuildResult } from '../build.js';
 import { repoRoot } from '../paths.js';
 import type { Workload } from '../workloads.js';
@@ -39,7 +39,8 @@ function startServer(): Promise<Server> {
       reject(e);
       pending?.reject(e);
     });
-    child.on('message', (m: { ready?: boolean; calls: number; elapsedMs: number }) => {
+    child.on('message', (m: { ready?: boolean; error?: string; calls: number; elapsedMs: number }) => {
+      if (m.error) return pending?.reject(new Error(m.error));
       if (!m.ready) return pending?.resolve(m);
       resolve({
         loop: (job) =>
@@ -74,7 +75,13 @@ type Kind = 'vm' | 'wasm';
 
 function inprocCell(kind: Kind, w: Workload, b: BuildResult): Cell {
   const wasmPath = b.paths.wasm ?? '';
-  const op = kind === 'wasm' ? wasmOp(wasmModule(wasmPath), w.input) : vmOp(w.js, w.input);
+  const raw = kind === 'wasm' ? wasmOp(wasmModule(wasmPath), w.input) : vmOp(w.js, w.input);
+  const label = kind === 'wasm' ? 'WebAssembly' : 'Node vm';
+  const op = () => {
+    const out = raw();
+    expectOutput(label, w, out);
+    return out;
+  };
   const args = [kind, w.id, ...(kind === 'wasm' ? [wasmPath] : [])];
   acquireServers();
   return {

@@ -24,7 +24,8 @@ async function harness(bin: string, input: string, maxCalls: number, maxMs: numb
   const { stdout } = await exec(bin, [input, String(maxCalls), String(Math.ceil(maxMs))], { maxBuffer: 1 << 28 });
   const lines = stdout.split('\n');
   const answerLine = (lines[0] ?? '').replace(/^ANSWER /, '');
-  const [, calls, elapsed] = (lines[1] ?? '').split(' ');
+  const [, calls, elapsed, mismatches] = (lines[1] ?? '').split(' ');
+  if (Number(mismatches ?? 0) > 0) throw new Error(`native harness: ${mismatches} calls answered differently from the first`);
   return {
     answer: parseAnswerLine(answerLine),
     answerLine,

@@ -6,7 +6,7 @@
  * KVM is used when it works here, else TCG (marked in the label).
  */
 import { spawn } from 'node:child_process';
-import { parseAnswerLine, type Answer } from '../answer.js';
+import { answerOf, checkAnswer, parseAnswerLine, type Answer } from '../answer.js';
 import type { BuildResult } from '../build.js';
 import { privateBytes } from '../memory.js';
 import { kvmUsable, missingTools } from '../toolchain.js';
@@ -98,7 +98,7 @@ export const qemuState: { accel?: Accel } = {};
 export const qemuSystem: PeerSystem = {
   id: 'qemu',
   label: 'QEMU microvm per request',
-  note: 'qemu-system-x86_64 -machine microvm, a minimal PVH kernel (bench/peers/qemu) doing the work at CPL3, request as initrd, answer on the serial port; latency = spawn -> answer; memory = private memory of the QEMU process',
+  note: 'qemu-system-x86_64 -machine microvm, a minimal PVH kernel (bench/peers/qemu) doing the work at CPL3, request as initrd, answer on the serial port; latency = spawn -> answer; memory = private memory of the QEMU process. A lower bound for this model: no guest OS to boot',
   targets: ['qemu'],
   async unavailable(_w, b) {
     const missing = missingTools(['qemu-system-x86_64']);
@@ -109,13 +109,20 @@ export const qemuSystem: PeerSystem = {
     qemuState.accel = p.accel;
     return undefined;
   },
-  async open(_w: Workload, b: BuildResult): Promise<Cell> {
+  async open(w: Workload, b: BuildResult): Promise<Cell> {
     const accel = qemuState.accel!;
     const kernel = b.paths.qemu!;
+    const expected = answerOf(w.expected);
+    // Every reply is checked (the guest's digest against the expected one).
+    const checked = async (q: Boot) => {
+      const a = await q.answer;
+      checkAnswer(qemuSystem.label, w.id, expected, a);
+      return a;
+    };
     const once = async (): Promise<Answer> => {
       const q = boot(accel, kernel, b.inputFile);
       try {
-        return await q.answer;
+        return await checked(q);
       } finally {
         await q.exited;
       }
@@ -129,9 +136,13 @@ export const qemuSystem: PeerSystem = {
           async () => {
             const t0 = nowNs();
             const q = boot(accel, kernel, b.inputFile);
-            await q.answer;
-            us.push(usSince(t0));
-            await q.exited;
+            try {
+              await q.answer;
+              us.push(usSince(t0));
+              await checked(q);
+            } finally {
+              await q.exited;
+            }
           },
           n,
           ms,
@@ -142,10 +153,14 @@ export const qemuSystem: PeerSystem = {
       async cold() {
         const t0 = nowNs();
         const q = boot(accel, kernel, b.inputFile);
-        await q.answer;
-        const us = usSince(t0);
-        await q.exited;
-        return us;
+        try {
+          await q.answer;
+          const us = usSince(t0);
+          await checked(q);
+          return us;
+        } finally {
+          await q.exited;
+        }
       },
       async memory() {
         const q = boot(accel, kernel, b.inputFile, true);

@@ -4,7 +4,7 @@
  * exit with the output read; every request is a cold start.
  */
 import { spawn } from 'node:child_process';
-import { answerOf } from '../answer.js';
+import { answerOf, expectOutput } from '../answer.js';
 import type { BuildResult } from '../build.js';
 import { privateBytes, waitStopped } from '../memory.js';
 import type { Workload } from '../workloads.js';
@@ -27,12 +27,16 @@ function request(bin: string, input: Buffer): Promise<Buffer> {
 export const spawnSystem: PeerSystem = {
   id: 'spawn',
   label: 'process per request (spawn)',
-  note: 'child_process.spawn of a static binary per request, stdin -> stdout; latency = spawn -> exit; memory = private memory of the live process',
+  note: 'child_process.spawn of a static binary per request (no dynamic loader: the cheapest process), stdin -> stdout; latency = spawn -> exit; memory = private memory of the live process',
   targets: ['spawn'],
   unavailable: (_w, b) => b.errors.spawn,
   async open(w: Workload, b: BuildResult): Promise<Cell> {
     const bin = b.paths.spawn!;
-    const once = () => request(bin, w.input);
+    const once = async () => {
+      const out = await request(bin, w.input);
+      expectOutput(spawnSystem.label, w, out);
+      return out;
+    };
     return {
       answer: async () => answerOf(await once()),
       latency: (n, ms) => latencyLoop(once, n, ms),

@@ -1,10 +1,11 @@
-/* trap: executes one instruction a function must not use, chosen by the
- * first input byte, and returns rax afterwards (8 bytes) if it survives.
+/* trap: executes one instruction a function must not use (or AVX, which it
+ * may), chosen by the first input byte, and returns rax afterwards (8 bytes)
+ * if it survives.
  * The driver (native/test/driver.c) checks that each ends the same way on
  * kvm_pvm and on hardware KVM. */
 #include <ataru.h>
 
-enum { INT80, INT3, INT1, IN_A0, OUT_DONE, XSETBV, RDMSR, VMCALL, VMMCALL, CPUID, RDPMC };
+enum { INT80, INT3, INT1, IN_A0, OUT_DONE, XSETBV, RDMSR, VMCALL, VMMCALL, CPUID, RDPMC, AVX };
 
 long entry(const void *in, void *out, uint64_t node_id, uint64_t in_len, uint64_t out_cap) {
   (void)node_id;
@@ -23,6 +24,9 @@ long entry(const void *in, void *out, uint64_t node_id, uint64_t in_len, uint64_
   case VMMCALL:  __asm__ volatile("vmmcall" : "+a"(rax) :: "rbx", "rcx", "rdx", "rsi", "memory"); break;
   case CPUID:    __asm__ volatile("cpuid" : "+a"(rax) :: "rbx", "rcx", "rdx", "memory"); break;
   case RDPMC:    __asm__ volatile("xor %%ecx, %%ecx; rdpmc" : "+a"(rax) :: "rcx", "rdx", "memory"); break;
+  /* Not forbidden: 256-bit AVX must work (CPUID, XCR0, CR4.OSXSAVE set). */
+  case AVX:      __asm__ volatile("vpcmpeqd %%ymm0, %%ymm0, %%ymm0; vextracti128 $1, %%ymm0, %%xmm0; vmovq %%xmm0, %%rax"
+                                  : "+a"(rax) :: "xmm0", "memory"); break;
   default: return ATARU_EINVAL;
   }
   memcpy(out, &rax, 8);
