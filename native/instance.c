@@ -179,6 +179,13 @@ static int create_vm(struct ataru_instance *inst, char *err, size_t errlen) {
    * query needs KVM_CAP_VM_TSC_CONTROL, else ataru_tsc_hz() calibrates. */
   int khz = ioctl(inst->vm_fd, KVM_GET_TSC_KHZ, 0);
   if (khz > 0) ataru_tsc_set_khz((uint64_t)khz);
+  /* Manual dirty-log protection lets the reset leave pages that every
+   * request writes unprotected (reset.c); without it, every page is
+   * re-protected as before. Not INITIALLY_SET: the load's writes are not
+   * to be restored. */
+  struct kvm_enable_cap cap = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+                               .args = {KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE}};
+  inst->dirty_manual = ioctl(inst->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
   return 0;
 }
 
@@ -469,7 +476,8 @@ static void learn(struct ataru_instance *inst, const ataru_result *res) {
 /* Back to the snapshot: the dirty-logged pages the guest wrote, the hot set,
  * and what the host wrote (the input: host writes are not logged). */
 static void reset_memory(struct ataru_instance *inst, uint64_t host_written) {
-  ataru_snapshot_reset_dirty(&inst->snap, inst->vm_fd, SLOT_LOGGED, inst->hot_bytes / ATARU_PAGE_SIZE);
+  ataru_snapshot_reset_dirty(&inst->snap, inst->vm_fd, SLOT_LOGGED, inst->hot_bytes / ATARU_PAGE_SIZE,
+                             inst->dirty_manual);
   ataru_snapshot_restore(&inst->snap, inst->mb_gpa, inst->mb_bytes);
   for (uint32_t v = 0; v < inst->num_vcpus; v++)
     ataru_snapshot_restore(&inst->snap, inst->stack_top_gpa[v], ATARU_PAGE_SIZE);

@@ -18,6 +18,11 @@ typedef struct ataru_snapshot {
   size_t data_len;
   uint64_t *bitmap;     /* KVM_GET_DIRTY_LOG buffer                      */
   size_t bitmap_len;
+  /* The adaptive hot set (manual dirty-log protection only): per page, 0 =
+   * write-protected and tracked, else 1 + the number of resets since the
+   * page was last seen written while left unprotected. */
+  uint8_t *hot;
+  uint32_t nhot;
 } ataru_snapshot;
 
 #define SNAP_KEEP UINT32_MAX
@@ -34,9 +39,14 @@ void ataru_snapshot_free(ataru_snapshot *s);
  * KVM's dirty log does not see host writes). */
 void ataru_snapshot_restore(ataru_snapshot *s, uint64_t gpa, uint64_t len);
 
-/* Fetches (and clears) the dirty log of memslot `slot`, whose first page is
- * guest page first_page, and restores every page the guest wrote. Returns
- * the number of pages restored, or -1. */
-long ataru_snapshot_reset_dirty(ataru_snapshot *s, int vm_fd, uint32_t slot, uint64_t first_page);
+/* Fetches the dirty log of memslot `slot` (guest pages [first_page,
+ * s->npages)) and restores every page the guest wrote. With manual
+ * (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled on the VM), pages written in
+ * recent requests are left writable (no fault on their next write) and
+ * restored after every request instead; the rest are re-protected. Without
+ * it, KVM re-protects every page it reports. Returns the number of pages
+ * restored, or -1. */
+long ataru_snapshot_reset_dirty(ataru_snapshot *s, int vm_fd, uint32_t slot, uint64_t first_page,
+                                int manual);
 
 #endif

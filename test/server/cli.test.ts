@@ -9,6 +9,7 @@ import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { main, makeProgram } from '../../src/cli/main.js';
+import { GRAY_SIDE, grayToPng, toGray128 } from '../../src/image.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { addN, fixturesDir, randomBytes, repoRoot, tempDir } from './helpers.js';
 
@@ -87,6 +88,16 @@ test('serve + client verbs over HTTP; SIGTERM exits 0', { ...kvmOptions(), timeo
     const stats = JSON.parse((await cli('stats', 'cliapp', ...s, '--json')).out) as { requests: number; nodes: unknown[] };
     assert.equal(stats.requests, 301);
     assert.equal(stats.nodes.length, 2);
+
+    // Pictures: a .png input becomes 128×128 gray for a 16,384-byte app; --out .png writes one.
+    copyFileSync(join(fixturesDir, 'echo.elf'), join(defDir, 'echo.elf'));
+    const echoTmpl = join(defDir, 'echo.template');
+    writeFileSync(echoTmpl, ['name : picture', 'num_nodes : 1', 'msg_len : 16384', 'dag : 0,0,0', 'exec[1].path : .', 'exec[1].name : echo.elf', 'exec[1].inp_off : 0', 'exec[1].out_off : 65536', ''].join('\n'));
+    assert.equal((await cli('deploy', echoTmpl, ...s)).code, 0);
+    const gray = randomBytes(GRAY_SIDE * GRAY_SIDE, 11);
+    writeFileSync(join(defDir, 'in.png'), grayToPng(gray, GRAY_SIDE, GRAY_SIDE));
+    assert.equal((await cli('invoke', 'picture', '--file', join(defDir, 'in.png'), '--out', join(defDir, 'out.png'), ...s)).code, 0);
+    assert.ok(toGray128(readFileSync(join(defDir, 'out.png'))).equals(toGray128(readFileSync(join(defDir, 'in.png')))));
 
     assert.equal((await cli('rm', 'cliapp', ...s)).code, 0);
     assert.equal((await cli('invoke', 'cliapp', '--file', join(defDir, 'in.bin'), ...s)).code, 1, 'no such app: exit 1');

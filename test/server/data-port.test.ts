@@ -97,13 +97,21 @@ describe('data port', kvmOptions(), () => {
   });
 
   test('a client that never reads is paused, others are served; its replies all arrive later, in order', { timeout: 30_000 }, async () => {
-    const n = 300; // 300 × 16 KiB replies: well past the write high-water mark
+    // 2,000 × 16 KiB: far more than the kernel's socket buffers and the server's write high-water mark.
+    const n = 2000;
+    const echoed = () => srv.registry.get('echo')!.current.handle.stats().requests;
+    const start = echoed();
     const slow = await connectTo(echoPort);
     slow.pause();
     const inputs = Array.from({ length: n }, (_, i) => randomBytes(16384, i + 7));
-    let writable = true;
-    for (const b of inputs) writable = slow.write(b);
-    assert.equal(writable, false, 'the server stopped reading: our send buffer filled');
+    for (const b of inputs) slow.write(b);
+    // Wait until the server stops taking this connection's requests.
+    let last = -1;
+    for (let i = 0; i < 100 && echoed() !== last; i++) {
+      last = echoed();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(echoed() - start < n, `the server paused the connection after ${echoed() - start} of ${n} requests`);
 
     const other = await DataClient.connect('127.0.0.1', echoPort);
     for (let i = 0; i < 50; i++) {

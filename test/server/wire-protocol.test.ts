@@ -5,7 +5,7 @@
  * with no replies, and the statistics line after pktcnt requests.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -177,6 +177,8 @@ describe('control port: original protocol', kvmOptions(), () => {
       assert.equal(roots.registry.list().length, 0);
     } finally {
       await roots.stop();
+      rmSync(outside, { recursive: true, force: true });
+      rmSync(inside, { recursive: true, force: true });
     }
   });
 
