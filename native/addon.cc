@@ -4,6 +4,7 @@
 // function call when the vCPU thread completes it (nothing per VM exit),
 // unless run() waited for a short request itself (see SpinBudgetNs).
 #include <napi.h>
+#include <sched.h>
 #include <time.h>
 
 #include <algorithm>
@@ -27,14 +28,13 @@ constexpr size_t kCopyLimit = 16 * 1024;
 // A completion through the threadsafe function costs ~18 µs on kvm_pvm
 // (uv_async_send, then waking the event loop's thread from epoll_wait), about
 // as much again as the whole request. For a request predicted to finish
-// within kSpinMaxNs, run() waits for it on the JS thread and resolves the
-// promise before returning: bounded, and only while it is the only request in
-// flight (nothing else can be waiting for the event loop meanwhile), for at
-// most kSpinWaitNs. A wait that times out falls back to the threadsafe
+// within kSpinWaitNs (by the instance's recent requests), run() waits for it
+// on the JS thread and resolves the promise before returning: only while it
+// is the only request in flight (nothing else can be waiting for the event
+// loop meanwhile), and for at most kSpinWaitNs. A wait that times out falls back to the threadsafe
 // function, and the instance's next 2^k - 1 requests after k timeouts in a
 // row do not wait (up to kSpinSkipMax): when the two cores are
 // oversubscribed the wait would only steal the vCPU thread's CPU.
-constexpr double kSpinMaxNs = 40000;
 constexpr uint64_t kSpinWaitNs = 50000;
 constexpr uint32_t kSpinSkipMax = 1023;
 
@@ -61,7 +61,7 @@ struct Handle {
   bool destroy_started = false;
   bool js_gone = false;                 // the JS External was collected
   std::vector<Napi::Promise::Deferred> destroy_waiters;
-  // run()'s wait (kSpinMaxNs), main thread only
+  // run()'s wait (kSpinWaitNs), main thread only
   double run_ns_avg = 0;                // of this instance's requests
   uint32_t spin_skip = 0;               // requests left that do not wait
   uint32_t spin_misses = 0;             // waits in a row that timed out
@@ -99,6 +99,11 @@ using Tsfn = Napi::TypedThreadSafeFunction<AddonData, Msg, CallJs>;
 struct AddonData {
   Tsfn tsfn;
   uint32_t inflight = 0;                // all instances; the TSFN holds the loop only while > 0
+  // MakeResult's factory and the scratch it reads (main thread only)
+  Napi::FunctionReference make_result;
+  Napi::ObjectReference result_nums_ref, result_bytes_ref;
+  double *result_nums = nullptr;        // kResSlots numbers
+  uint8_t *result_bytes = nullptr;      // kCopyLimit bytes
 };
 
 void Post(Handle *h, Msg *m) {
@@ -181,40 +186,46 @@ void StartDestroy(Napi::Env env, Handle *h) {
   (new DestroyWorker(env, h))->Queue();
 }
 
-Napi::Object MakeResult(Napi::Env env, Handle *h, Msg *m) {
-  Napi::Object r = Napi::Object::New(env);
-  Napi::Buffer<uint8_t> out;
+// The result object is built by a JS function (native.ts registers it with
+// setResultFactory): creating it property by property through N-API costs
+// ~3.4 µs, more than a tenth of a whole request. Complete fills the numbers
+// into a Float64Array and small outputs into a byte scratch, both shared
+// with JS and read by the factory synchronously, then calls it once.
+enum ResultSlot : uint32_t {
+  kResStatus, kResFailedNode, kResWorkersUsed, kResDagNs, kResRunNs, kResNumNodes, kResNumSinks,
+  kResOutputLen, kResSinkLengths, kResNodeRet = kResSinkLengths + ATARU_MAX_NODES,
+  kResNodeNs = kResNodeRet + ATARU_MAX_NODES, kResSlots = kResNodeNs + ATARU_MAX_NODES
+};
+
+Napi::Value MakeResult(Napi::Env env, AddonData *data, Handle *h, Msg *m) {
+  double *s = data->result_nums;
+  s[kResStatus] = m->status;
+  s[kResFailedNode] = m->failed_node;
+  s[kResWorkersUsed] = m->workers_used;
+  s[kResDagNs] = static_cast<double>(m->dag_ns);
+  s[kResRunNs] = static_cast<double>(m->run_ns);
+  s[kResNumNodes] = m->num_nodes;
+  s[kResNumSinks] = static_cast<double>(h->sinks.size());
+  s[kResOutputLen] = static_cast<double>(m->output_len);
+  for (uint32_t i = 0; i < h->sinks.size(); i++) {
+    uint32_t k = h->sinks[i];
+    int64_t len = (m->status == ATARU_STATUS_OK && k < m->num_nodes && m->node_ret[k] > 0) ? m->node_ret[k] : 0;
+    s[kResSinkLengths + i] = static_cast<double>(len);
+  }
+  for (uint32_t k = 0; k < m->num_nodes; k++) {
+    s[kResNodeRet + k] = static_cast<double>(m->node_ret[k]);
+    s[kResNodeNs + k] = static_cast<double>(m->node_ns[k]);
+  }
+  Napi::Value out = env.Undefined();  // the factory copies it from result_bytes
   if (m->output_len > kCopyLimit) {
     out = Napi::Buffer<uint8_t>::New(env, m->output, m->output_len,
                                      [](Napi::Env, uint8_t *p) { std::free(p); });
     m->output = nullptr;
-  } else {
-    out = Napi::Buffer<uint8_t>::Copy(env, m->output ? m->output : reinterpret_cast<const uint8_t *>(""),
-                                      m->output_len);
+  } else if (m->output_len) {
+    std::memcpy(data->result_bytes, m->output, m->output_len);
   }
-  r.Set("output", out);
-  Napi::Array sink_lengths = Napi::Array::New(env, h->sinks.size());
-  for (uint32_t i = 0; i < h->sinks.size(); i++) {
-    uint32_t k = h->sinks[i];
-    int64_t len = (m->status == ATARU_STATUS_OK && k < m->num_nodes && m->node_ret[k] > 0) ? m->node_ret[k] : 0;
-    sink_lengths[i] = Napi::Number::New(env, static_cast<double>(len));
-  }
-  r.Set("sinkLengths", sink_lengths);
-  Napi::Array node_ret = Napi::Array::New(env, m->num_nodes);
-  Napi::Array node_ns = Napi::Array::New(env, m->num_nodes);
-  for (uint32_t k = 0; k < m->num_nodes; k++) {
-    node_ret[k] = Napi::Number::New(env, static_cast<double>(m->node_ret[k]));
-    node_ns[k] = Napi::Number::New(env, static_cast<double>(m->node_ns[k]));
-  }
-  r.Set("nodeRet", node_ret);
-  r.Set("nodeNs", node_ns);
-  r.Set("dagNs", Napi::Number::New(env, static_cast<double>(m->dag_ns)));
-  r.Set("runNs", Napi::Number::New(env, static_cast<double>(m->run_ns)));
-  r.Set("status", Napi::Number::New(env, m->status));
-  r.Set("failedNode", Napi::Number::New(env, m->failed_node));
-  r.Set("workersUsed", Napi::Number::New(env, m->workers_used));
-  r.Set("message", Napi::String::New(env, m->message));
-  return r;
+  Napi::Value message = m->message.empty() ? env.Undefined() : Napi::String::New(env, m->message);
+  return data->make_result.Call({out, message});
 }
 
 // Resolves a finished request's promise and frees the message (main thread).
@@ -222,12 +233,14 @@ void Complete(Napi::Env env, AddonData *data, Msg *m) {
   Handle *h = m->h;
   if (m->status == ATARU_STATUS_OK) {
     // Clamped: one slow outlier must not stop the waits for long.
-    double ns = std::min(static_cast<double>(m->run_ns), 1.5 * kSpinMaxNs);
+    double ns = std::min(static_cast<double>(m->run_ns), 1.5 * kSpinWaitNs);
     h->run_ns_avg = h->run_ns_avg ? 0.9 * h->run_ns_avg + 0.1 * ns : ns;
   }
   {
     Napi::HandleScope scope(env);
-    m->deferred->Resolve(MakeResult(env, h, m));
+    Napi::Value r = MakeResult(env, data, h, m);
+    if (env.IsExceptionPending()) m->deferred->Reject(env.GetAndClearPendingException().Value());
+    else m->deferred->Resolve(r);
   }
   delete m->deferred;
   h->inflight--;
@@ -420,7 +433,7 @@ Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
 
 bool ShouldSpin(Handle *h) {
   if (getenv("ATARU_NOSPIN")) return false;
-  if (h->data->inflight != 0 || !h->run_ns_avg || h->run_ns_avg > kSpinMaxNs) return false;
+  if (h->data->inflight != 0 || !h->run_ns_avg || h->run_ns_avg > kSpinWaitNs) return false;
   if (h->spin_skip) {
     h->spin_skip--;
     return false;
@@ -440,7 +453,9 @@ bool WaitForResult(Msg *m, uint64_t t0) {
       if (m->sync.compare_exchange_strong(spinning, kAsync, std::memory_order_acq_rel)) return false;
       return spinning == kDoneSync;
     }
-    __builtin_ia32_pause();
+    // Not a pause: the submit may have woken the vCPU thread onto this
+    // thread's CPU (wake-affine placement), where it runs only if we yield.
+    sched_yield();
   }
 }
 
@@ -451,6 +466,7 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
   if (!h) return Fail(env, "run: not an instance handle");
   if (!h->inst || h->destroy_requested || h->js_gone) return Fail(env, "run: instance destroyed");
   if (!info[1].IsTypedArray()) return Fail(env, "run: input must be a Buffer");
+  if (h->data->make_result.IsEmpty()) return Fail(env, "run: setResultFactory was not called");
   Napi::Uint8Array input = info[1].As<Napi::Uint8Array>();
   uint64_t node_id = ATARU_NODE_ID_DEFAULT;
   if (info.Length() > 2 && info[2].IsBigInt()) {
@@ -478,10 +494,7 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
   }
   h->inflight++;
   Hold(h->data, env);
-  static uint64_t dbg_n, dbg_spin, dbg_hit;
-  dbg_n++; dbg_spin += spin;
-  if (getenv("ATARU_DBG") && dbg_n % 1000 == 0) fprintf(stderr, "n %lu spin %lu hit %lu avg %.0f inflight %u skip %u\n", dbg_n, dbg_spin, dbg_hit, h->run_ns_avg, h->data->inflight, h->spin_skip);
-  if (spin && WaitForResult(m, t0) && ++dbg_hit) {
+  if (spin && WaitForResult(m, t0)) {
     h->spin_misses = 0;
     Complete(env, h->data, m);
   } else if (spin) {
@@ -579,6 +592,17 @@ Napi::Value TestHook(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(env, ataru_instance_test_hook(h->inst, flags) == 0);
 }
 
+// setResultFactory(fn(output: Buffer | undefined, message: string | undefined)
+//   -> result): fn builds each run() result from resultNumbers (layout in
+// constants.resultLayout) and, when output is undefined, the first
+// resultNumbers[OUTPUT_LEN] bytes of resultBytes. Called synchronously.
+Napi::Value SetResultFactory(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction()) return Fail(env, "setResultFactory: function expected");
+  env.GetInstanceData<AddonData>()->make_result = Napi::Persistent(info[0].As<Napi::Function>());
+  return env.Undefined();
+}
+
 // validateElf(buf, kind) -> null | message
 Napi::Value ValidateElf(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -633,6 +657,16 @@ Napi::Object Constants(Napi::Env env) {
   test.Set("MAP_MMIO", Napi::Number::New(env, ATARU_TEST_MAP_MMIO));
   test.Set("MMIO_GVA", Napi::Number::New(env, static_cast<double>(ATARU_TEST_MMIO_GVA)));
   c.Set("testHooks", test);
+
+  Napi::Object res = Napi::Object::New(env);
+#define ATARU_R(name, slot) res.Set(name, Napi::Number::New(env, slot));
+  ATARU_R("STATUS", kResStatus) ATARU_R("FAILED_NODE", kResFailedNode)
+  ATARU_R("WORKERS_USED", kResWorkersUsed) ATARU_R("DAG_NS", kResDagNs) ATARU_R("RUN_NS", kResRunNs)
+  ATARU_R("NUM_NODES", kResNumNodes) ATARU_R("NUM_SINKS", kResNumSinks)
+  ATARU_R("OUTPUT_LEN", kResOutputLen) ATARU_R("SINK_LENGTHS", kResSinkLengths)
+  ATARU_R("NODE_RET", kResNodeRet) ATARU_R("NODE_NS", kResNodeNs)
+#undef ATARU_R
+  c.Set("resultLayout", res);
   return c;
 }
 
@@ -641,6 +675,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->tsfn = Tsfn::New(env, "ataru.completion", 0, 1, data);
   data->tsfn.Unref(env);
   env.SetInstanceData<AddonData>(data);
+  Napi::ArrayBuffer nums = Napi::ArrayBuffer::New(env, kResSlots * sizeof(double));
+  Napi::Buffer<uint8_t> bytes = Napi::Buffer<uint8_t>::New(env, kCopyLimit);
+  data->result_nums = static_cast<double *>(nums.Data());
+  data->result_bytes = bytes.Data();
+  Napi::Float64Array nums_view = Napi::Float64Array::New(env, kResSlots, nums, 0);
+  data->result_nums_ref = Napi::Persistent(nums_view.As<Napi::Object>());
+  data->result_bytes_ref = Napi::Persistent(bytes.As<Napi::Object>());
+  exports.Set("resultNumbers", nums_view);
+  exports.Set("resultBytes", bytes);
+  exports.Set("setResultFactory", Napi::Function::New(env, SetResultFactory, "setResultFactory"));
   exports.Set("createInstance", Napi::Function::New(env, CreateInstance, "createInstance"));
   exports.Set("run", Napi::Function::New(env, Run, "run"));
   exports.Set("destroy", Napi::Function::New(env, Destroy, "destroy"));

@@ -440,11 +440,13 @@ static void *vcpu0_main(void *arg) {
   for (;;) {
     if (inst->job.kind == JOB_NONE && !inst->quit) {
       /* A back-to-back request usually arrives within microseconds: poll
-       * briefly before paying a futex wake-up (~10 µs here). */
+       * briefly before paying a futex wake-up (~10 µs here). Yielding, not
+       * pausing: the submitting thread may share this CPU (a woken thread
+       * is placed on its waker's CPU), and it must run to submit. */
       pthread_mutex_unlock(&inst->lock);
       uint64_t until = ataru_now_ns() + IDLE_SPIN_NS;
       while (__atomic_load_n(&inst->job.kind, __ATOMIC_ACQUIRE) == JOB_NONE && ataru_now_ns() < until)
-        __builtin_ia32_pause();
+        sched_yield();
       pthread_mutex_lock(&inst->lock);
     }
     while (inst->job.kind == JOB_NONE && !inst->quit) pthread_cond_wait(&inst->cond, &inst->lock);

@@ -55,6 +55,11 @@ export interface NativeConstants {
   layout: Record<string, number> & { NODE_ID_DEFAULT: bigint; NO_NODE: number; SHM_DEFAULT: number; SHM_MAX: number };
   /** The core's test hooks (ataru_core.h). */
   testHooks: { BREAK_IDT: number; MAP_MMIO: number; MMIO_GVA: number };
+  /** Where run() results are in resultNumbers (see makeResult). */
+  resultLayout: Record<
+    'STATUS' | 'FAILED_NODE' | 'WORKERS_USED' | 'DAG_NS' | 'RUN_NS' | 'NUM_NODES' | 'NUM_SINKS' | 'OUTPUT_LEN' | 'SINK_LENGTHS' | 'NODE_RET' | 'NODE_NS',
+    number
+  >;
 }
 
 export interface NativeAddon {
@@ -70,12 +75,62 @@ export interface NativeAddon {
   constants: NativeConstants;
 }
 
+/** The addon as loaded: run() results come from a factory registered here. */
+interface RawAddon extends NativeAddon {
+  resultNumbers: Float64Array;
+  resultBytes: Buffer;
+  setResultFactory(fn: (output: Buffer | undefined, message: string | undefined) => NativeResult): void;
+}
+
+/**
+ * Builds each run() result from the numbers (and small outputs) the addon
+ * left in its scratch arrays just before calling this, on the main thread:
+ * an object literal here is much cheaper than building it through N-API.
+ */
+function resultFactory(raw: RawAddon): (output: Buffer | undefined, message: string | undefined) => NativeResult {
+  const nums = raw.resultNumbers;
+  const bytes = raw.resultBytes;
+  const L = raw.constants.resultLayout;
+  return (output, message) => {
+    let out = output;
+    if (!out) {
+      const len = nums[L.OUTPUT_LEN];
+      out = Buffer.allocUnsafe(len);
+      if (len) bytes.copy(out, 0, 0, len);
+    }
+    const n = nums[L.NUM_NODES];
+    const nodeRet = new Array<number>(n);
+    const nodeNs = new Array<number>(n);
+    for (let k = 0; k < n; k++) {
+      nodeRet[k] = nums[L.NODE_RET + k];
+      nodeNs[k] = nums[L.NODE_NS + k];
+    }
+    const sinks = nums[L.NUM_SINKS];
+    const sinkLengths = new Array<number>(sinks);
+    for (let i = 0; i < sinks; i++) sinkLengths[i] = nums[L.SINK_LENGTHS + i];
+    return {
+      output: out,
+      sinkLengths,
+      nodeRet,
+      nodeNs,
+      dagNs: nums[L.DAG_NS],
+      runNs: nums[L.RUN_NS],
+      status: nums[L.STATUS],
+      failedNode: nums[L.FAILED_NODE],
+      workersUsed: nums[L.WORKERS_USED],
+      message: message ?? '',
+    };
+  };
+}
+
 let addon: NativeAddon | undefined;
 
 export function native(): NativeAddon {
   if (!addon) {
     try {
-      addon = createRequire(import.meta.url)(addonPath) as NativeAddon;
+      const raw = createRequire(import.meta.url)(addonPath) as RawAddon;
+      raw.setResultFactory(resultFactory(raw));
+      addon = raw;
     } catch (err) {
       throw new AtaruError(
         'INTERNAL',

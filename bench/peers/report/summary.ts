@@ -44,7 +44,8 @@ export function summarize(
   order: readonly string[] = [],
 ): WorkloadTable[] {
   const rows: Row[] = results.map((r) => {
-    const mem = figure(r.memory)?.median;
+    const m = figure(r.memory)?.median;
+    const mem = m !== undefined && m > 0 ? m : undefined; // growth below the noise: not measurable
     return {
       systemId: r.system.id,
       label: labels[r.system.id] ?? r.system.label,

@@ -1,7 +1,7 @@
 /**
  * Ataru's memory per instance, measured like the in-process peers: in a
- * fresh process, the growth of RSS when a pool of COUNT VMs is loaded and
- * each has served a request, divided by COUNT. (Kernel-side KVM memory —
+ * fresh process, the growth of RSS (less the V8 heap) when a pool of COUNT
+ * VMs is loaded and each has served a request, divided by COUNT. (Kernel-side KVM memory —
  * vCPU state, shadow page tables — is in no process's RSS, for QEMU
  * neither.)
  *   ataru-memory.ts WORKLOAD STATE COUNT   prints one JSON line
@@ -16,14 +16,20 @@ const w = workloads([workloadId as WorkloadId])[0]!;
 const count = Number(countArg);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
+/** Memory outside V8's heap: the VMs live in native mappings, and the JS
+ * heap's growing and shrinking would otherwise drown them. */
+const native = () => {
+  gc();
+  const m = process.memoryUsage();
+  return m.rss - m.heapTotal;
+};
+
 const warm = await loadPeerApp(w, state as StateMode, 1);
 for (let i = 0; i < 5; i++) await warm.run(w.input);
-gc();
-const before = process.memoryUsage().rss;
+const before = native();
 const pool = await loadPeerApp(w, state as StateMode, count);
 await Promise.all(Array.from({ length: count }, () => pool.run(w.input)));
-gc();
-const after = process.memoryUsage().rss;
+const after = native();
 const reported = pool.stats().memory.map((m) => m.privateBytes);
 console.log(JSON.stringify({ bytesPerInstance: (after - before) / count, reported }));
 await pool.close();

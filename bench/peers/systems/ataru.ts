@@ -55,7 +55,7 @@ const probeScript = fileURLToPath(new URL('./ataru-memory.ts', import.meta.url))
 
 /** RSS growth per VM in a fresh process (see ataru-memory.ts). */
 async function memoryProbe(w: Workload, state: StateMode): Promise<number> {
-  const args = ['--import', 'tsx', '--expose-gc', probeScript, w.id, state, '32'];
+  const args = ['--import', 'tsx', '--expose-gc', probeScript, w.id, state, '64'];
   const { stdout } = await exec(process.execPath, args, { cwd: repoRoot, maxBuffer: 1 << 20 });
   return (JSON.parse(stdout.trim().split('\n').pop()!) as { bytesPerInstance: number }).bytesPerInstance;
 }
@@ -72,7 +72,7 @@ function poolSystem(state: StateMode): PeerSystem {
     label: state === 'reset' ? ataruLabel : ataruKeepLabel,
     note:
       state === 'reset'
-        ? `loadApp() with a pool of ${POOL} VMs, app.run() per request, memory reset after each; latency in JS around app.run(); cold = loadApp (1 VM) -> first reply; memory = RSS growth per VM of a pool of 32 that each served a request, in a fresh process`
+        ? `loadApp() with a pool of ${POOL} VMs, app.run() per request, memory reset after each; latency in JS around app.run(); cold = loadApp (1 VM) -> first reply; memory = growth of RSS less the V8 heap per VM, for a pool of 64 that each served a request, in a fresh process`
         : 'as above with state: keep (no reset between requests, as the original)',
     targets: ['ataru'],
     unavailable,
