@@ -269,7 +269,7 @@ ataru_instance *ataru_instance_create(const ataru_app_spec *spec, char *err, siz
   if (create_vm(inst, err, errlen) < 0 || build_config(inst, spec, cfg, err, errlen) < 0) goto fail;
   uint64_t stacks = (uint64_t)spec->vcpus * ATARU_STACK_SLOT;
   inst->mem = ataru_mem_create(inst->shm_size + stacks + IMAGE_RESERVE, err, errlen);
-  if (!inst->mem || map_areas(inst, spec, err, errlen) < 0 ||
+  if (!inst->mem || ataru_vcpus_start(inst, err, errlen) < 0 || map_areas(inst, spec, err, errlen) < 0 ||
       load_images(inst, spec, cfg, err, errlen) < 0)
     goto fail;
   struct ataru_config *gcfg = ataru_mem_map(inst->mem, ATARU_CONFIG_BASE, page_round(sizeof *cfg),
@@ -283,7 +283,7 @@ ataru_instance *ataru_instance_create(const ataru_app_spec *spec, char *err, siz
   for (uint32_t v = 0; v < ATARU_MAX_VCPUS; v++) mb->current_node[v] = ATARU_NO_NODE;
   if (add_memslots(inst, err, errlen) < 0 ||
       take_snapshot(inst, err, errlen) < 0 ||
-      ataru_vcpus_start(inst, err, errlen) < 0)
+      ataru_vcpus_go(inst, err, errlen) < 0)
     goto fail;
   free(cfg);
   inst->create_ns = ataru_now_ns() - t0;
@@ -578,6 +578,7 @@ void ataru_instance_memory(ataru_instance *inst, uint64_t *private_bytes, uint64
 
 int ataru_instance_test_hook(ataru_instance *inst, unsigned flags) {
   char err[128];
+  ataru_vcpus_wait_entered(inst);
   if (flags & ATARU_TEST_MAP_MMIO) {
     /* A page past the memslot: an access cannot be backed, KVM exits MMIO.
      * Its page table exists already (the system area's). */

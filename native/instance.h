@@ -101,7 +101,9 @@ struct ataru_instance {
   uint64_t input_max;            /* longest input since the last reset */
   int quit;
   /* startup handshake of the vCPU threads */
-  uint32_t threads_ready;
+  uint32_t threads_ready;         /* vCPUs set up */
+  int loaded;                     /* create() loaded everything: threads may enter */
+  uint32_t threads_entered;       /* threads done with (or past) entering */
   int startup_failed;
   char startup_err[256];
 
@@ -129,7 +131,15 @@ struct ataru_instance {
 };
 
 /* vcpu.c */
+/* Starts the vCPU threads as soon as the VM and the page-table root exist:
+ * they create and set up their vCPUs while create() loads the images. */
 int ataru_vcpus_start(struct ataru_instance *inst, char *err, size_t errlen);
+/* Once everything is loaded: waits for the vCPU setup (its error, if any,
+ * in err) and lets the threads enter the guest; returns without waiting
+ * for that. */
+int ataru_vcpus_go(struct ataru_instance *inst, char *err, size_t errlen);
+/* Waits until every thread has entered (test hooks change the entry state). */
+void ataru_vcpus_wait_entered(struct ataru_instance *inst);
 void ataru_vcpus_stop(struct ataru_instance *inst);
 /* instance.c, on the vCPU-0 thread: runs one request (input already in shm)
  * or measures the exit floor, then resets memory. */

@@ -202,10 +202,7 @@ static int vcpu_init(struct ataru_vcpu *v, char *err, size_t errlen) {
   }
   if (ataru_cpu_setup(v->fd, v->index, ataru_mem_cr3(inst->mem), &v->sregs, err, errlen) < 0)
     return -1;
-  if (enter(v) < 0) {
-    ataru_seterr(err, errlen, "KVM_SET_REGS: %s", strerror(errno));
-    return -1;
-  }
+  v->needs_enter = 1; /* the entry is known once everything is loaded */
   return 0;
 }
 
@@ -218,6 +215,34 @@ static void report_startup(struct ataru_instance *inst, int ok, const char *err)
   inst->threads_ready++;
   pthread_cond_broadcast(&inst->idle_cond);
   pthread_mutex_unlock(&inst->lock);
+}
+
+/* The CPUs this process may use (vCPU threads are kept apart within them). */
+static cpu_set_t allowed_cpus;
+static int allowed_count;
+
+static void load_allowed_cpus(void) {
+  if (sched_getaffinity(0, sizeof allowed_cpus, &allowed_cpus) == 0)
+    allowed_count = CPU_COUNT(&allowed_cpus);
+}
+
+/* A thread starts while create() is still loading: it waits for the entry
+ * and enters the guest (setting its registers now, not on the first
+ * request). Returns 0 when quit came first. An enter() that fails leaves
+ * needs_enter set: the first request tries again and reports it. */
+static int wait_loaded(struct ataru_vcpu *v) {
+  struct ataru_instance *inst = v->inst;
+  if (allowed_count) pthread_setaffinity_np(pthread_self(), sizeof allowed_cpus, &allowed_cpus);
+  pthread_mutex_lock(&inst->lock);
+  while (!inst->loaded && !inst->quit) pthread_cond_wait(&inst->cond, &inst->lock);
+  int go = !inst->quit;
+  pthread_mutex_unlock(&inst->lock);
+  if (go) enter(v);
+  pthread_mutex_lock(&inst->lock);
+  inst->threads_entered++;
+  pthread_cond_broadcast(&inst->idle_cond);
+  pthread_mutex_unlock(&inst->lock);
+  return go;
 }
 
 /* Only the kick signal reaches vCPU threads (Node's signals go elsewhere). */
@@ -315,14 +340,6 @@ static void stop_workers(struct ataru_instance *inst) {
  * and the load balancer takes milliseconds to separate them: for the
  * request's duration both vCPUs would share one core. Keep workers off
  * vCPU 0's current CPU (only changed when that CPU changes). */
-static cpu_set_t allowed_cpus;
-static int allowed_count;
-
-static void load_allowed_cpus(void) {
-  if (sched_getaffinity(0, sizeof allowed_cpus, &allowed_cpus) == 0)
-    allowed_count = CPU_COUNT(&allowed_cpus);
-}
-
 static void keep_workers_apart(struct ataru_instance *inst, uint32_t n) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, load_allowed_cpus);
@@ -436,6 +453,7 @@ static void *vcpu0_main(void *arg) {
   }
   report_startup(inst, ok, err);
   if (!ok) return NULL;
+  wait_loaded(v); /* on quit, the loop below ends at once */
   pthread_mutex_lock(&inst->lock);
   for (;;) {
     if (inst->job.kind == JOB_NONE && !inst->quit) {
@@ -489,7 +507,7 @@ static void *worker_main(void *arg) {
   block_other_signals();
   int ok = vcpu_init(v, err, sizeof err) == 0;
   report_startup(inst, ok, err);
-  if (!ok) return NULL;
+  if (!ok || !wait_loaded(v)) return NULL;
   uint32_t seen = 0;
   for (;;) {
     uint32_t gen = __atomic_load_n(&inst->worker_gen, __ATOMIC_ACQUIRE);
@@ -527,28 +545,63 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
+/* The vCPU setup (~300 µs of KVM ioctls) is meant to overlap the loading
+ * on the creating thread, but a new thread tends to start on its creator's
+ * CPU: start it on another one. wait_loaded widens its affinity again.
+ * (A 2-core machine is the case that matters: one CPU each.) */
+static void start_apart(pthread_attr_t *attr) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, load_allowed_cpus);
+  int cpu = sched_getcpu();
+  if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed_cpus) || allowed_count < 2) return;
+  cpu_set_t set = allowed_cpus;
+  CPU_CLR(cpu, &set);
+  pthread_attr_setaffinity_np(attr, sizeof set, &set);
+}
+
 int ataru_vcpus_start(struct ataru_instance *inst, char *err, size_t errlen) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, install_handler);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  start_apart(&attr);
   for (uint32_t i = 0; i < inst->num_vcpus; i++) {
     struct ataru_vcpu *v = &inst->vcpu[i];
     v->inst = inst;
     v->index = i;
     v->fd = -1;
     v->avoided_cpu = -1;
-    v->entry = i ? inst->worker_entry : inst->main_entry;
-    if (pthread_create(&v->thread, NULL, i ? worker_main : vcpu0_main, v) != 0) {
+    if (pthread_create(&v->thread, &attr, i ? worker_main : vcpu0_main, v) != 0) {
       ataru_seterr(err, errlen, "cannot start a vCPU thread: %s", strerror(errno));
+      pthread_attr_destroy(&attr);
       return -1;
     }
     v->thread_started = 1;
   }
+  pthread_attr_destroy(&attr);
+  return 0;
+}
+
+int ataru_vcpus_go(struct ataru_instance *inst, char *err, size_t errlen) {
   pthread_mutex_lock(&inst->lock);
   while (inst->threads_ready < inst->num_vcpus) pthread_cond_wait(&inst->idle_cond, &inst->lock);
   int failed = inst->startup_failed;
-  if (failed) ataru_seterr(err, errlen, "%s", inst->startup_err);
+  if (failed) {
+    ataru_seterr(err, errlen, "%s", inst->startup_err);
+  } else {
+    for (uint32_t i = 0; i < inst->num_vcpus; i++)
+      inst->vcpu[i].entry = i ? inst->worker_entry : inst->main_entry;
+    inst->loaded = 1;
+    pthread_cond_broadcast(&inst->cond);
+  }
   pthread_mutex_unlock(&inst->lock);
   return failed ? -1 : 0;
+}
+
+void ataru_vcpus_wait_entered(struct ataru_instance *inst) {
+  pthread_mutex_lock(&inst->lock);
+  while (inst->threads_entered < inst->num_vcpus) pthread_cond_wait(&inst->idle_cond, &inst->lock);
+  pthread_mutex_unlock(&inst->lock);
 }
 
 void ataru_vcpus_stop(struct ataru_instance *inst) {

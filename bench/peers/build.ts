@@ -165,8 +165,6 @@ export function buildWorkload(w: Workload, targets: ReadonlySet<Target>): BuildR
           run('clang', [
             '--target=wasm32',
             ...portableFlags(sdkCflags()),
-            '-include',
-            c('wasm_ataru.h'),
             `-DPEER_IN_MAX=${Math.max(w.input.length, 1)}`,
             ...includes(w),
             ...(define ? [define] : []),

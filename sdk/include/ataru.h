@@ -50,12 +50,16 @@ int ataru_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* snprintf with the same formats as ataru_log. */
 int ataru_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Read the time-stamp counter (allowed at CPL3). */
+#if defined(__x86_64__)
+/* Read the time-stamp counter (allowed at CPL3). Guarded so the same
+ * function sources also compile for other targets (the wasm32 builds of
+ * bench/peers). */
 static inline uint64_t ataru_rdtsc(void) {
   uint32_t lo, hi;
   __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
   return ((uint64_t)hi << 32) | lo;
 }
+#endif
 
 /* Error codes a function may return (any negative value works). */
 #define ATARU_EINVAL  (-22)
