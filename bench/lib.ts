@@ -8,6 +8,10 @@
  *   printTable(), and stays within ctx.budgetMs. bench/run.ts runs each
  *   module in its own process and kills it past the budget.
  */
+import { percentile } from '../src/server/load.js';
+
+/** The one percentile definition (shared with `ataru send`). */
+export { percentile };
 
 export interface BenchContext {
   /** Wall-clock budget of this module, ms. */
@@ -21,14 +25,6 @@ export type BenchModule = { run(ctx: BenchContext): Promise<void> };
 export function makeContext(budgetMs: number): BenchContext {
   const t0 = performance.now();
   return { budgetMs, overBudget: (fraction = 1) => performance.now() - t0 > budgetMs * fraction };
-}
-
-/** The p-th percentile (0..100) of samples, nearest rank. */
-export function percentile(samples: readonly number[], p: number): number {
-  if (samples.length === 0) return NaN;
-  const sorted = [...samples].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
 export function median(samples: readonly number[]): number {

@@ -2,8 +2,9 @@
 // across the boundary; policy (pools, queues, errors, rate limits) lives in
 // src/runtime/. Per request: one promise, one submit, and one threadsafe-
 // function call when the vCPU thread completes it (nothing per VM exit),
-// unless run() waited for a short request itself (see SpinBudgetNs).
+// unless run() waited for a short request itself (see kSpinWaitNs).
 #include <napi.h>
+#include <uv.h>
 #include <sched.h>
 #include <time.h>
 
@@ -27,16 +28,22 @@ constexpr size_t kCopyLimit = 16 * 1024;
 
 // A completion through the threadsafe function costs ~18 µs on kvm_pvm
 // (uv_async_send, then waking the event loop's thread from epoll_wait), about
-// as much again as the whole request. For a request predicted to finish
-// within kSpinWaitNs (by the instance's recent requests), run() waits for it
-// on the JS thread and resolves the promise before returning: only while it
-// is the only request in flight (nothing else can be waiting for the event
-// loop meanwhile), and for at most kSpinWaitNs. A wait that times out falls back to the threadsafe
-// function, and the instance's next 2^k - 1 requests after k timeouts in a
-// row do not wait (up to kSpinSkipMax): when the two cores are
-// oversubscribed the wait would only steal the vCPU thread's CPU.
+// as much again as a whole short request. While a request is the only one in
+// flight (nothing else can be waiting for the event loop meanwhile), run()
+// avoids that wake-up when the instance's recent requests say it pays:
+//  - predicted within kSpinWaitNs: run() waits for the result on the JS
+//    thread, at most kSpinWaitNs, and resolves the promise before returning;
+//  - predicted within kPollMaxNs: the event loop polls until the result is
+//    in (an active idle handle makes its epoll_wait return at once); it
+//    keeps serving everything else meanwhile.
+// A wait that times out, or a polled request that took over twice its
+// prediction, is a miss: after k misses in a row the instance's next
+// 2^k - 1 requests neither wait nor poll (up to kWaitSkipMax). That is the
+// self-limit for oversubscribed cores, where the waiting thread would only
+// steal the vCPU thread's CPU.
 constexpr uint64_t kSpinWaitNs = 50000;
-constexpr uint32_t kSpinSkipMax = 1023;
+constexpr double kPollMaxNs = 400000;
+constexpr uint32_t kWaitSkipMax = 1023;
 
 uint64_t NowNs() {
   struct timespec ts;
@@ -61,10 +68,10 @@ struct Handle {
   bool destroy_started = false;
   bool js_gone = false;                 // the JS External was collected
   std::vector<Napi::Promise::Deferred> destroy_waiters;
-  // run()'s wait (kSpinWaitNs), main thread only
+  // how run() waits (kSpinWaitNs), main thread only
   double run_ns_avg = 0;                // of this instance's requests
-  uint32_t spin_skip = 0;               // requests left that do not wait
-  uint32_t spin_misses = 0;             // waits in a row that timed out
+  uint32_t wait_skip = 0;               // requests left that neither wait nor poll
+  uint32_t wait_misses = 0;             // misses in a row
   std::atomic<uint32_t> logs{0};        // log lines posted (vCPU threads)
 };
 
@@ -81,6 +88,7 @@ struct Msg {
   // kDone
   Napi::Promise::Deferred *deferred = nullptr;
   std::atomic<int> sync{kAsync};
+  bool polled = false;                  // the event loop polls for it
   uint32_t logs_at_submit = 0;
   uint32_t status = 0, failed_node = ATARU_NO_NODE, num_nodes = 0, workers_used = 0;
   std::string message;                  // also the log text
@@ -104,6 +112,7 @@ struct AddonData {
   Napi::ObjectReference result_nums_ref, result_bytes_ref;
   double *result_nums = nullptr;        // kResSlots numbers
   uint8_t *result_bytes = nullptr;      // kCopyLimit bytes
+  uv_idle_t *poll = nullptr;            // active: the event loop polls (kPollMaxNs)
 };
 
 void Post(Handle *h, Msg *m) {
@@ -228,12 +237,19 @@ Napi::Value MakeResult(Napi::Env env, AddonData *data, Handle *h, Msg *m) {
   return data->make_result.Call({out, message});
 }
 
+void WaitMissed(Handle *h);
+
 // Resolves a finished request's promise and frees the message (main thread).
 void Complete(Napi::Env env, AddonData *data, Msg *m) {
   Handle *h = m->h;
+  if (m->polled) {
+    uv_idle_stop(data->poll);
+    if (m->run_ns > 2 * h->run_ns_avg) WaitMissed(h);
+    else h->wait_misses = 0;
+  }
   if (m->status == ATARU_STATUS_OK) {
     // Clamped: one slow outlier must not stop the waits for long.
-    double ns = std::min(static_cast<double>(m->run_ns), 1.5 * kSpinWaitNs);
+    double ns = std::min(static_cast<double>(m->run_ns), 1.5 * kPollMaxNs);
     h->run_ns_avg = h->run_ns_avg ? 0.9 * h->run_ns_avg + 0.1 * ns : ns;
   }
   {
@@ -431,14 +447,20 @@ Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
   return p;
 }
 
-bool ShouldSpin(Handle *h) {
-  if (getenv("ATARU_NOSPIN")) return false;
-  if (h->data->inflight != 0 || !h->run_ns_avg || h->run_ns_avg > kSpinWaitNs) return false;
-  if (h->spin_skip) {
-    h->spin_skip--;
-    return false;
+enum class Wait { kNone, kSpin, kPoll };
+
+Wait ChooseWait(Handle *h) {
+  if (h->data->inflight != 0 || !h->run_ns_avg || h->run_ns_avg > kPollMaxNs) return Wait::kNone;
+  if (h->wait_skip) {
+    h->wait_skip--;
+    return Wait::kNone;
   }
-  return true;
+  return h->run_ns_avg <= kSpinWaitNs ? Wait::kSpin : Wait::kPoll;
+}
+
+void WaitMissed(Handle *h) {
+  h->wait_misses = std::min(h->wait_misses + 1, 10u);
+  h->wait_skip = std::min((1u << h->wait_misses) - 1, kWaitSkipMax);
 }
 
 // Waits until kSpinWaitNs after t0 for the vCPU thread to finish m; true if
@@ -478,8 +500,8 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
   Napi::Promise p = deferred->Promise();
   Msg *m = new Msg(MsgKind::kDone, h);
   m->deferred = deferred;
-  bool spin = ShouldSpin(h);
-  if (spin) m->sync.store(kSpinning, std::memory_order_relaxed);
+  Wait wait = ChooseWait(h);
+  if (wait == Wait::kSpin) m->sync.store(kSpinning, std::memory_order_relaxed);
   m->logs_at_submit = h->logs.load(std::memory_order_relaxed);
   uint64_t t0 = NowNs();
   int rc = ataru_instance_submit(h->inst, input.Data(), input.ByteLength(), node_id, OnDone, m);
@@ -494,12 +516,17 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
   }
   h->inflight++;
   Hold(h->data, env);
-  if (spin && WaitForResult(m, t0)) {
-    h->spin_misses = 0;
-    Complete(env, h->data, m);
-  } else if (spin) {
-    h->spin_misses = std::min(h->spin_misses + 1, 10u);
-    h->spin_skip = std::min((1u << h->spin_misses) - 1, kSpinSkipMax);
+  if (wait == Wait::kSpin) {
+    if (WaitForResult(m, t0)) {
+      h->wait_misses = 0;
+      Complete(env, h->data, m);
+    } else {
+      WaitMissed(h);
+    }
+  } else if (wait == Wait::kPoll) {
+    m->polled = true;  // set before the result can reach Complete on this thread
+    // Yielding each round: the vCPU thread may share this CPU (see WaitForResult).
+    uv_idle_start(h->data->poll, [](uv_idle_t *) { sched_yield(); });
   }
   return p;
 }
@@ -675,6 +702,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->tsfn = Tsfn::New(env, "ataru.completion", 0, 1, data);
   data->tsfn.Unref(env);
   env.SetInstanceData<AddonData>(data);
+  uv_loop_t *loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  data->poll = new uv_idle_t;
+  uv_idle_init(loop, data->poll);
+  uv_unref(reinterpret_cast<uv_handle_t *>(data->poll));  // the threadsafe function holds the loop
+  napi_add_env_cleanup_hook(
+      env,
+      [](void *arg) {
+        uv_close(static_cast<uv_handle_t *>(arg), [](uv_handle_t *p) { delete reinterpret_cast<uv_idle_t *>(p); });
+      },
+      data->poll);
   Napi::ArrayBuffer nums = Napi::ArrayBuffer::New(env, kResSlots * sizeof(double));
   Napi::Buffer<uint8_t> bytes = Napi::Buffer<uint8_t>::New(env, kCopyLimit);
   data->result_nums = static_cast<double *>(nums.Data());

@@ -30,6 +30,7 @@ struct ataru_vcpu {
   struct kvm_run *run;
   size_t run_size;
   int sync_regs;             /* KVM_CAP_SYNC_REGS: regs come with each exit */
+  int sync_all;              /* ... and sregs and events can go in with KVM_RUN */
   pthread_t thread;
   int thread_started;
   struct kvm_sregs sregs;    /* the CPL3 state, restored after a fault */

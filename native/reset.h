@@ -45,7 +45,7 @@ void ataru_snapshot_restore(ataru_snapshot *s, uint64_t gpa, uint64_t len);
  * recent requests are left writable (no fault on their next write) and
  * restored after every request instead; the rest are re-protected. Without
  * it, KVM re-protects every page it reports. Returns the number of pages
- * restored, or -1. */
+ * in the log (each restored or found clean), or -1. */
 long ataru_snapshot_reset_dirty(ataru_snapshot *s, int vm_fd, uint32_t slot, uint64_t first_page,
                                 int manual);
 

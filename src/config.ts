@@ -9,7 +9,14 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { jsonPath } from './app/json-path.js';
 import { AtaruError } from './errors.js';
+
+/** The defaults that `ataru serve` listens on and the client verbs talk to. */
+export const DEFAULT_HOST = '127.0.0.1';
+/** The original's control port. */
+export const DEFAULT_CONTROL_PORT = 9988;
+export const DEFAULT_HTTP_PORT = 9990;
 
 const port = z.number().int().min(0).max(65535);
 const positive = z.number().int().positive();
@@ -32,11 +39,11 @@ export const limitsSchema = z
 
 export const serverConfigSchema = z
   .object({
-    host: z.string().min(1).default('127.0.0.1'),
+    host: z.string().min(1).default(DEFAULT_HOST),
     /** 0: any free port (tests); null: no control port. */
-    controlPort: port.nullable().default(9988),
+    controlPort: port.nullable().default(DEFAULT_CONTROL_PORT),
     /** 0: any free port (tests); null: no HTTP API. */
-    httpPort: port.nullable().default(9990),
+    httpPort: port.nullable().default(DEFAULT_HTTP_PORT),
     dataDir: z.string().min(1).default(join(homedir(), '.ataru')),
     /** Folders that control-port definitions may load functions from. */
     functionRoots: z.array(z.string().min(1)).default([process.cwd()]),
@@ -65,7 +72,7 @@ export function makeConfig(input: ServerConfigInput = {}, where = 'config'): Ser
     const path = first.path.join('.');
     throw new AtaruError('BAD_REQUEST', `invalid server configuration: ${path ? `${path}: ` : ''}${first.message}`, {
       file: where,
-      jsonPath: `$${first.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`,
+      jsonPath: jsonPath(first.path),
     });
   }
   const cfg = r.data;
@@ -81,7 +88,8 @@ export function makeConfig(input: ServerConfigInput = {}, where = 'config'): Ser
   return cfg;
 }
 
-/** Reads a JSON config file, then lays flags over it (flags win). */
+/** Reads a JSON config file, then lays flags over it (flags win; an
+ * undefined flag, top-level or in limits, leaves the file's value). */
 export function loadConfig(file: string | undefined, flags: ServerConfigInput): ServerConfig {
   let fromFile: Record<string, unknown> = {};
   if (file) {
@@ -97,9 +105,12 @@ export function loadConfig(file: string | undefined, flags: ServerConfigInput): 
       throw new AtaruError('BAD_REQUEST', `config file is not valid JSON: ${(e as Error).message}`, { file });
     }
   }
-  const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-  const limits = { ...((fromFile.limits as object) ?? {}), ...((defined.limits as object) ?? {}) };
-  return makeConfig({ ...fromFile, ...defined, limits } as ServerConfigInput, file ?? 'flags');
+  const limits = { ...((fromFile.limits as object) ?? {}), ...definedOnly(flags.limits ?? {}) };
+  return makeConfig({ ...fromFile, ...definedOnly(flags), limits } as ServerConfigInput, file ?? 'flags');
+}
+
+function definedOnly(o: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
 export function isLoopbackHost(host: string): boolean {

@@ -51,14 +51,25 @@ function portableFlags(flags: readonly string[]): string[] {
   return flags.filter((f) => !f.startsWith('-m') && !f.startsWith('-fcf-protection') && !f.startsWith('-W'));
 }
 
-function fnSources(w: Workload): { src: string; define?: string }[] {
-  const list: { src: string; define?: string }[] = [];
+/** A C source and the flags it alone needs. */
+interface Source {
+  src: string;
+  flags?: string[];
+}
+
+function fnSources(w: Workload): Source[] {
+  const list: Source[] = [];
   w.functions.forEach((f, j) => {
-    for (const src of f.sources) list.push({ src, define: `-Dentry=${functionSymbol(j)}` });
+    for (const src of f.sources) list.push({ src, flags: [`-Dentry=${functionSymbol(j)}`] });
   });
   for (const src of w.shared?.sources ?? []) list.push({ src });
   return list;
 }
+
+/* The freestanding targets (wasm32, the qemu guest) have no libc: they link
+ * the SDK's own memcpy & co., as Ataru's functions do, and a silent ataru_log. */
+const sdkMem = join(repoRoot, 'sdk', 'mem.c');
+const peerLibc: Source = { src: join(peersDir, 'c', 'peer_libc.c') };
 
 function includes(w: Workload): string[] {
   return [...w.includes, sdkInclude, commonInclude, join(peersDir, 'c')].map((d) => `-I${d}`);
@@ -68,11 +79,12 @@ function includes(w: Workload): string[] {
 function compileX86(w: Workload, dir: string, kind: 'host' | 'qemu'): string[] {
   const extra = kind === 'qemu' ? ['-fno-pie', '-fno-pic', '-mno-red-zone'] : [];
   const objs: string[] = [];
-  const all = [...fnSources(w), { src: join(dir, 'dag.c') }];
-  if (kind === 'qemu') all.push({ src: join(peersDir, 'c', 'peer_libc.c') });
-  all.forEach(({ src, define }, i) => {
+  const all: Source[] = [...fnSources(w), { src: join(dir, 'dag.c') }];
+  // As sdk/ataru.mk builds mem.c: gcc must not turn its loops back into calls to itself.
+  if (kind === 'qemu') all.push(peerLibc, { src: sdkMem, flags: ['-fno-tree-loop-distribute-patterns'] });
+  all.forEach(({ src, flags = [] }, i) => {
     const obj = join(dir, `${kind}-${i}-${basename(src, '.c')}.o`);
-    run('gcc', [...sdkCflags(), ...extra, ...includes(w), ...(define ? [define] : []), '-c', src, '-o', obj]);
+    run('gcc', [...sdkCflags(), ...extra, ...includes(w), ...flags, '-c', src, '-o', obj]);
     objs.push(obj);
   });
   return objs;
@@ -84,6 +96,7 @@ function newestInput(w: Workload): number {
     ...w.functions.flatMap((f) => f.sources),
     ...(w.shared?.sources ?? []),
     join(repoRoot, 'sdk', 'ataru.mk'),
+    sdkMem,
     ...[...w.includes, ...(w.shared?.sources ?? []).map((f) => dirname(f)), sdkInclude, join(peersDir, 'c'), join(peersDir, 'qemu')]
       .flatMap((d) => readdirSync(d).filter((f) => /\.(h|c|S|ld)$/.test(f)).map((f) => join(d, f))),
   ];
@@ -159,15 +172,15 @@ export function buildWorkload(w: Workload, targets: ReadonlySet<Target>): BuildR
     attempt(res, 'wasm', () => {
       const out = join(dir, 'peer.wasm');
       // One clang call per source: each function gets its own entry rename.
-      const objs = [...fnSources(w), { src: join(dir, 'dag.c') }, { src: c('peer_libc.c') }, { src: c('wasm_main.c') }].map(
-        ({ src, define }, i) => {
+      const objs = [...fnSources(w), { src: join(dir, 'dag.c') }, peerLibc, { src: sdkMem }, { src: c('wasm_main.c') }].map(
+        ({ src, flags = [] }: Source, i) => {
           const obj = join(dir, `wasm-${i}-${basename(src, '.c')}.o`);
           run('clang', [
             '--target=wasm32',
             ...portableFlags(sdkCflags()),
             `-DPEER_IN_MAX=${Math.max(w.input.length, 1)}`,
             ...includes(w),
-            ...(define ? [define] : []),
+            ...flags,
             '-c',
             src,
             '-o',

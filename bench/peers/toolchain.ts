@@ -3,7 +3,6 @@
  * peers that need it, with a reason the report prints (never a crash).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 
 export type Tool = 'gcc' | 'ld' | 'make' | 'clang' | 'wasm-ld' | 'qemu-system-x86_64';
 
@@ -27,15 +26,6 @@ export function hasTool(t: Tool): boolean {
 export function missingTools(tools: readonly Tool[]): string | undefined {
   const missing = tools.filter((t) => !hasTool(t));
   return missing.length ? missing.map((t) => `${t} not found (${HINT[t]})`).join('; ') : undefined;
-}
-
-export function kvmUsable(): boolean {
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Runs a build command; throws with its stderr on failure. */

@@ -8,6 +8,8 @@
 import { join } from 'node:path';
 import { DEFAULTS, type AppDefinition, type Edge, type FunctionRef, type NodeDef } from '../../src/app/model.js';
 import { sobelEdges, WIDTH, HEIGHT } from '../../examples/sobel/reference.js';
+import { fixturesBuildDir, fixturesDir } from '../../test/fixtures/functions/fixtures.js';
+import { randomBytes } from '../../test/helpers/random.js';
 import { fnv1a64 } from './answer.js';
 import { JS_FNV, JS_NOOP, JS_SOBEL } from './js-algorithms.js';
 import { repoRoot } from './paths.js';
@@ -40,29 +42,10 @@ export interface Workload {
   js: string;
 }
 
-export function resolveRef(ref: FunctionRef): string {
-  return join(ref.path, ref.name);
-}
-
-/** Deterministic bytes (xorshift32): the same request in every run. */
-export function pseudoRandom(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
-
 /** A 128×128 test image with edges worth finding: a gradient, a disc, a
  * bar and some noise. */
 export function testImage(): Buffer {
-  const noise = pseudoRandom(WIDTH * HEIGHT, 7);
+  const noise = randomBytes(WIDTH * HEIGHT, 7);
   const img = Buffer.alloc(WIDTH * HEIGHT);
   for (let y = 0; y < HEIGHT; y++) {
     for (let x = 0; x < WIDTH; x++) {
@@ -83,31 +66,29 @@ function node(id: string, ref: FunctionRef, inp_off: number, out_off: number): N
   return { id, function: ref, inp_off, out_off };
 }
 
-const fixtures = () => join(repoRoot, 'test', 'fixtures', 'functions');
-
 function single(id: 'noop' | 'fnv', label: string, input: Buffer, expected: Buffer, js: string): Workload {
-  const ref = { path: join(fixtures(), 'build'), name: `${id}.elf` };
+  const ref = { path: fixturesBuildDir, name: `${id}.elf` };
   return {
     id,
     label,
     input,
     expected,
     def: appDef(`peers-${id}`, input.length, [node(id, ref, 0, 0)], []),
-    functions: [{ ref, sources: [join(fixtures(), `${id}.c`)] }],
+    functions: [{ ref, sources: [join(fixturesDir, `${id}.c`)] }],
     nodeFunction: [0],
     includes: [],
-    makes: [{ dir: fixtures(), targets: [`build/${id}.elf`] }],
+    makes: [{ dir: fixturesDir, targets: [`build/${id}.elf`] }],
     js,
   };
 }
 
 function noop(): Workload {
-  const input = pseudoRandom(64, 1);
+  const input = randomBytes(64, 1);
   return single('noop', 'no-op (64 B in, 0 B out)', input, Buffer.alloc(0), JS_NOOP);
 }
 
 function fnv(): Workload {
-  const input = pseudoRandom(4096, 2);
+  const input = randomBytes(4096, 2);
   const out = Buffer.alloc(8);
   out.writeBigUInt64LE(fnv1a64(input));
   return single('fnv', 'FNV-1a 64 of 4 KiB', input, out, JS_FNV);

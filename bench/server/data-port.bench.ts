@@ -17,7 +17,7 @@ import { DEFAULTS, type AppDefinition } from '../../src/app/model.js';
 import type { AppHandle } from '../../src/runtime/types.js';
 import { startServer } from '../../src/server/index.js';
 import { frameHeader, okStatus } from '../../src/server/reply-frame.js';
-import { percentile as pct, runLoad } from '../../src/server/load.js';
+import { runLoad } from '../../src/server/load.js';
 import { fmtRatio, fmtUs, percentile, printTable, timeEach, type BenchContext } from '../lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -100,8 +100,8 @@ export async function run(ctx: BenchContext): Promise<void> {
     const base = await runLoad({ host: '127.0.0.1', port: echo.port, input, count: one.count, concurrency: 1, window: 1 });
     const inproc = await timeEach(() => handle.run(input), 10_000, phaseMs);
 
-    const echoP50 = pct(base.latencyNs, 50);
-    const e2eP50 = pct(one.latencyNs, 50);
+    const echoP50 = percentile(base.latencyNs, 50);
+    const e2eP50 = percentile(one.latencyNs, 50);
     const serverRunP50 = percentile(inServer, 50);
     const inP50 = percentile(inproc, 50);
     printTable(
@@ -109,9 +109,9 @@ export async function run(ctx: BenchContext): Promise<void> {
       ['path', 'requests', 'p50', 'p99'],
       [
         ['in-process app.run(), back to back', String(inproc.length), fmtUs(inP50), fmtUs(percentile(inproc, 99))],
-        ['data port end to end', String(one.count), fmtUs(e2eP50), fmtUs(pct(one.latencyNs, 99))],
+        ['data port end to end', String(one.count), fmtUs(e2eP50), fmtUs(percentile(one.latencyNs, 99))],
         ['  of which app.run() inside the server', String(inServer.length), fmtUs(serverRunP50), fmtUs(percentile(inServer, 99))],
-        ['frame-echo TCP baseline (loopback + client)', String(base.count), fmtUs(echoP50), fmtUs(pct(base.latencyNs, 99))],
+        ['frame-echo TCP baseline (loopback + client)', String(base.count), fmtUs(echoP50), fmtUs(percentile(base.latencyNs, 99))],
         ['server overhead (e2e − echo − in-server app.run)', '', fmtUs(e2eP50 - echoP50 - serverRunP50), ''],
         ['e2e − echo − in-process app.run', '', fmtUs(e2eP50 - echoP50 - inP50), ''],
         ['e2e / in-process app.run', '', fmtRatio(e2eP50 / inP50), ''],

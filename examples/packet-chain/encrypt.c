@@ -12,8 +12,8 @@ long entry(const void *in, void *out, uint64_t node_id, uint64_t in_len, uint64_
   (void)node_id;
   const struct pkt_record *src = in;
   struct pkt_record *rec = out;
-  if (in_len < REC_HEADER + PKT_HEADER || (uint64_t)rec_len(src) > in_len) return ATARU_EINVAL;
-  if (out_cap < REC_MAX) return ATARU_ENOSPC;
+  long err = rec_check(src, in_len, out_cap);
+  if (err) return err;
   if (src->verdict != PKT_PASS) {
     memcpy(rec, src, REC_HEADER + PKT_HEADER);
     return REC_HEADER + PKT_HEADER;

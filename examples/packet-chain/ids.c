@@ -29,8 +29,8 @@ long entry(const void *in, void *out, uint64_t node_id, uint64_t in_len, uint64_
   (void)node_id;
   const struct pkt_record *src = in;
   struct pkt_record *rec = out;
-  if (in_len < REC_HEADER + PKT_HEADER || (uint64_t)rec_len(src) > in_len) return ATARU_EINVAL;
-  if (out_cap < REC_MAX) return ATARU_ENOSPC;
+  long err = rec_check(src, in_len, out_cap);
+  if (err) return err;
   long n = rec_len(src);
   memcpy(rec, src, n);
   if (rec->verdict != PKT_PASS) return n;

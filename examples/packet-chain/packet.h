@@ -70,4 +70,12 @@ static inline long rec_len(const struct pkt_record *r) {
   return REC_HEADER + PKT_HEADER + be16(r->hdr.payload_len);
 }
 
+/* What every stage after the firewall checks before it reads a record and
+ * writes one: 0, or the error code to return. */
+static inline long rec_check(const struct pkt_record *r, uint64_t in_len, uint64_t out_cap) {
+  if (in_len < REC_HEADER + PKT_HEADER || (uint64_t)rec_len(r) > in_len) return ATARU_EINVAL;
+  if (out_cap < REC_MAX) return ATARU_ENOSPC;
+  return 0;
+}
+
 #endif

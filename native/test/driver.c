@@ -635,6 +635,45 @@ static const char *peek_case(unsigned hook, uint64_t bad_addr, const char *want_
   return err;
 }
 
+/* After a triple fault (no IDT) the vCPU still runs AVX: on kvm_amd the
+ * vCPU was reset (an INIT), and state set once at setup (CPUID, XCR0, MSRs)
+ * must survive it or be set again. App: trap(AVX) reads its selector at
+ * shm+0x100, then peek reads the address in the first 8 request bytes. */
+static const char *case_triple_fault_avx(void) {
+  char peek_path[512], trap_path[512];
+  snprintf(peek_path, sizeof peek_path, "%s/peek.elf", functions_dir);
+  snprintf(trap_path, sizeof trap_path, "%s/trap.elf", functions_dir);
+  ataru_node_spec nodes[2] = {
+    {.name = "trap", .path = trap_path, .inp_off = 0x100, .out_off = 0x10000},
+    {.name = "peek", .path = peek_path, .inp_off = 0, .out_off = 0x11000},
+  };
+  uint16_t edges[] = {0, 1};
+  ataru_app_spec s = {.runtime_path = runtime_path, .num_nodes = 2, .nodes = nodes,
+                      .num_edges = 1, .edges = edges, .vcpus = 1, .timeout_us = 5000000};
+  ataru_instance *in = create(&s);
+  if (!in) return why;
+  const char *err = NULL;
+  if (ataru_instance_test_hook(in, ATARU_TEST_BREAK_IDT) != 0) err = failf("test hook failed");
+  uint8_t input[0x101];
+  memset(input, 0, sizeof input);
+  input[0x100] = 11; /* trap.c: AVX */
+  for (int k = 0; k < 4 && !err; k++) {
+    int good = k % 2;
+    uint64_t addr = good ? ATARU_SHM_BASE + 8 : 8;
+    memcpy(input, &addr, 8);
+    ataru_result r;
+    if (run(in, input, sizeof input, &r)) { err = why; break; }
+    if (good && r.status != ATARU_STATUS_OK)
+      err = failf("run %d (after a triple fault): status %s: %s", k, status_name(r.status), r.message);
+    else if (!good && (r.status != ATARU_STATUS_FAULT || r.failed_node != 1 || !strstr(r.message, "triple fault")))
+      err = failf("run %d: status %s node %u, want a triple fault in peek: %s", k, status_name(r.status),
+                  r.failed_node, r.message);
+    ataru_result_free(&r);
+  }
+  ataru_instance_destroy(in);
+  return err;
+}
+
 static const char *case_fault_recovery(void) { return peek_case(0, 0x8, "page fault reading 0x8"); }
 /* Without an IDT every fault is a triple fault: on hardware KVM the vCPU is
  * reset (RIP 0xfff0, CR2 lost), on kvm_pvm not. Same report on both. */
@@ -748,6 +787,7 @@ int main(int argc, char **argv) {
   run_case("fanout_vcpus2", case_fanout_vcpus2);
   run_case("fault_recovery", case_fault_recovery);
   run_case("triple_fault", case_triple_fault);
+  run_case("triple_fault_avx", case_triple_fault_avx);
   run_case("mmio", case_mmio);
   for (size_t i = 0; i < sizeof traps / sizeof traps[0]; i++) {
     current_trap = &traps[i];

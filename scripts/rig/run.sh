@@ -8,8 +8,8 @@
 # the initramfs at the same relative path under /work, and the binary runs
 # with /work as its current directory, so relative arguments mean the same
 # thing on the host and in the rig. -e sets an environment variable for the
-# binary. The binary's output (stdout + stderr) is
-# printed; the last line of the guest is the marker `ATARU_RIG_EXIT <status>`.
+# binary. The binary's output (stdout + stderr) is printed; in the guest it
+# sits between the markers `ATARU_RIG_START` and `ATARU_RIG_EXIT <status>`.
 # Exit status: the binary's, or 124 on timeout (ATARU_RIG_TIMEOUT seconds,
 # default 120), 125 when the rig did not report a status (boot failure,
 # module load failure: the console log is printed).
@@ -32,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     *) break ;;
   esac
 done
-[[ $# -ge 1 ]] || { echo "usage: run.sh [-f PATH]... <static-binary> [args...]" >&2; exit 2; }
+[[ $# -ge 1 ]] || { echo "usage: run.sh [-f PATH]... [-e NAME=VALUE]... <static-binary> [args...]" >&2; exit 2; }
 bin="$1"; shift
 [[ -f $bin ]] || { echo "run.sh: no such binary: $bin" >&2; exit 2; }
 for f in "$RIG/vmlinuz" "$RIG/busybox" "$RIG/modules/kvm-amd.ko"; do
@@ -86,7 +86,10 @@ while IFS= read -r a; do set -- "$@" "$a"; done < /work/.rig-args
 while IFS= read -r e; do export "$e"; done < /work/.rig-env
 echo "ATARU_RIG_START"
 /work/.rig-binary "$@"
-echo "ATARU_RIG_EXIT $?"
+rc=$?
+# On a line of its own even when the output did not end with a newline.
+echo
+echo "ATARU_RIG_EXIT $rc"
 poweroff -f
 INIT
 chmod +x "$st/init"
@@ -102,10 +105,14 @@ set -e
 # and kernel (they can share a line with the start marker).
 tr -d '\r' <"$work/console.log" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1b[a-zA-Z]//g' >"$work/console.txt"
 
+# Notes of /init (a module that did not load) go to stderr in any case.
+grep '^ATARU_RIG_NOTE' "$work/console.txt" >&2 || true
 status=$(sed -n 's/^ATARU_RIG_EXIT \([0-9]*\)$/\1/p' "$work/console.txt" | tail -n1)
 if [[ -n $status ]]; then
-  # The binary's output: between the start and exit markers.
-  awk '/^ATARU_RIG_EXIT /{exit} on{print} /ATARU_RIG_START$/{on=1}' "$work/console.txt"
+  # The binary's output: between the markers, less the newline /init added.
+  awk '/^ATARU_RIG_EXIT /{if (held && prev != "") print prev; exit}
+       on{if (held) print prev; prev = $0; held = 1}
+       /ATARU_RIG_START$/{on = 1}' "$work/console.txt"
   exit "$status"
 fi
 cat "$work/console.txt"

@@ -17,7 +17,14 @@ import { EXTENSION_KEYS } from './keys.js';
 import { type Problem, fieldError, templateField, toError } from './problems.js';
 import { validateDefinition } from './validate.js';
 
-export const BINARY_SIZE = 54_008;
+/** struct rt_exec_path_name, relative to its entry. */
+export const EXEC_LAYOUT = {
+  size: 208,
+  path: { offset: 0, size: 128 },
+  name: { offset: 128, size: 64 },
+  inp_off: { offset: 192, size: 8 },
+  out_off: { offset: 200, size: 8 },
+} as const;
 
 /** Byte offsets and sizes of app_defn_t. */
 export const LAYOUT = {
@@ -32,17 +39,11 @@ export const LAYOUT = {
   pktcnt: { offset: 240, size: 4 },
   dag: { offset: 244, size: 2 * LIMITS.dagArrayLength },
   padding: { offset: 756, size: 4 },
-  exec: { offset: 760, size: 208 * LIMITS.execEntries },
+  exec: { offset: 760, size: EXEC_LAYOUT.size * LIMITS.execEntries },
 } as const;
 
-/** struct rt_exec_path_name, relative to its entry. */
-export const EXEC_LAYOUT = {
-  size: 208,
-  path: { offset: 0, size: 128 },
-  name: { offset: 128, size: 64 },
-  inp_off: { offset: 192, size: 8 },
-  out_off: { offset: 200, size: 8 },
-} as const;
+/** 54,008: the struct ends with its exec array. */
+export const BINARY_SIZE = LAYOUT.exec.offset + LAYOUT.exec.size;
 
 type Int32Field = 'num_nodes' | 'conn_port' | 'msg_len' | 'result_port' | 'pktcnt';
 type StringField = 'name' | 'conn_type' | 'server_ip' | 'result_ip';

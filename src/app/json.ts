@@ -16,6 +16,7 @@ import { DEFAULTS, LIMITS } from './model.js';
 import { defaultNodeIds } from './ids.js';
 import { type Problem, quote, toError } from './problems.js';
 import { didYouMean } from './suggest.js';
+import { jsonPath } from './json-path.js';
 import { findJsonSyntaxError } from './json-syntax.js';
 import { RANGES, validateDefinition, type IntRange } from './validate.js';
 
@@ -84,10 +85,6 @@ export const appDefinitionJsonSchema: Record<string, unknown> = (() => {
 })();
 
 type JsonInput = z.output<typeof appDefinitionSchema>;
-
-function jsonPath(path: readonly PropertyKey[]): string {
-  return '$' + path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
-}
 
 function shown(v: unknown): string {
   if (v === undefined) return 'nothing';

@@ -68,6 +68,12 @@ export interface AppDefinition {
   queue_limit: number;
 }
 
+/*
+ * The numbers below marked "ABI" are common/ataru_abi.h's. They are copied,
+ * not read from the addon, because definitions are parsed and checked
+ * without it (ataru check/convert); test/app/abi-numbers.test.ts keeps them equal.
+ */
+
 /** Defaults of the extensions (and of fields a JSON definition may omit). */
 export const DEFAULTS = {
   conn_type: 'tcp' as ConnType,
@@ -81,7 +87,7 @@ export const DEFAULTS = {
   vcpus: 1,
   reply: 'frames' as ReplyMode,
   state: 'reset' as StateMode,
-  shm_size: 2 * 1024 * 1024,
+  shm_size: 2 * 1024 * 1024, // ABI: ATARU_SHM_DEFAULT
   queue_limit: 1024,
 };
 
@@ -90,14 +96,14 @@ export const LIMITS = {
   maxNodes: 255,
   maxNodesBinary: 127, // 2n+1+edges <= 256 in the wire form's dag array
   dagArrayLength: 256,
-  maxEdges: 4096,
-  maxVcpus: 8,
-  maxShmSize: 256 * 1024 * 1024,
+  maxEdges: 4096, // ABI: ATARU_MAX_EDGES
+  maxVcpus: 8, // ABI: ATARU_MAX_VCPUS
+  maxShmSize: 256 * 1024 * 1024, // ABI: ATARU_SHM_MAX
   nameBytes: 128,
   /** Index range of exec[i] in the template and wire form. */
   execEntries: 256,
   /** shm_size is a whole number of pages. */
-  pageSize: 4096,
+  pageSize: 4096, // ABI: ATARU_PAGE_SIZE
   maxTimeoutMs: 3_600_000,
   maxInstances: 1024,
   maxQueueLimit: 1_000_000,

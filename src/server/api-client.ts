@@ -4,10 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { resolveFunctionPath } from '../app/index.js';
 import type { AppDefinition } from '../app/model.js';
 import { AtaruError, type ErrorCode, type ErrorLocation } from '../errors.js';
 import type { AppStats } from '../runtime/types.js';
-import { isBinaryForm, parseForServer, resolveFunctionPath } from './definition.js';
+import { isBinaryForm, parseForServer } from './definition.js';
 import { functionKey, functionRefs } from './functions.js';
 
 export interface AppSummary {

@@ -109,7 +109,12 @@ class DataConnection {
       this.partialFill = chunk.copy(this.partial, 0, off);
       if (this.stats) this.partialSinceNs = process.hrtime.bigint();
     }
-    if (this.inflight >= this.opts.window || this.socket.writableLength > this.opts.writeHighWater) this.pause();
+    if (this.full) this.pause();
+  }
+
+  /** The window is full or too many reply bytes wait: read nothing more for now. */
+  private get full(): boolean {
+    return this.inflight >= this.opts.window || this.socket.writableLength > this.opts.writeHighWater;
   }
 
   private submit(req: Buffer): void {
@@ -192,8 +197,7 @@ class DataConnection {
   }
 
   private maybeResume(): void {
-    if (!this.paused || this.stopped) return;
-    if (this.inflight >= this.opts.window || this.socket.writableLength > this.opts.writeHighWater) return;
+    if (!this.paused || this.stopped || this.full) return;
     this.paused = false;
     const backlog = this.backlog;
     this.backlog = null;

@@ -3,9 +3,7 @@
  * field; apps sent in that form keep the original's behaviour (no
  * per-request replies on the data port) — the other forms choose.
  */
-import { BINARY_SIZE, detectForm, parseDefinition, resolveFunctionPath, type AppDefinition } from '../app/index.js';
-
-export { BINARY_SIZE, resolveFunctionPath };
+import { detectForm, parseDefinition, type AppDefinition } from '../app/index.js';
 
 /**
  * While bytes stream in: true when they start the binary struct (a NUL in

@@ -6,7 +6,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { posix, sep } from 'node:path';
 import type { AppDefinition, FunctionRef } from '../app/model.js';
-import { resolveFunctionPath } from './definition.js';
+import { resolveFunctionPath } from '../app/index.js';
 import { AtaruError, type ErrorLocation } from '../errors.js';
 import type { Store } from './store.js';
 

@@ -18,6 +18,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { LIMITS } from '../app/model.js';
 import type { ServerConfig } from '../config.js';
 import { AtaruError, httpStatusOf } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -49,7 +50,7 @@ const errorSchema = {
 
 const nameParams = {
   type: 'object',
-  properties: { name: { type: 'string', minLength: 1, maxLength: 127 } },
+  properties: { name: { type: 'string', minLength: 1, maxLength: LIMITS.nameBytes - 1 } },
   required: ['name'],
 } as const;
 
@@ -131,12 +132,6 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     reply.code(500).send(asAtaruError(err).toJSON());
   });
 
-  const get = (name: string): DeployedApp => {
-    const a = registry.get(name);
-    if (!a) throw new AtaruError('NOT_FOUND', `no app named "${name}"`);
-    return a;
-  };
-
   app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: { type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' } } } } } }, async () => ({
     status: 'ok',
     apps: registry.list().length,
@@ -175,7 +170,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
       },
     },
     async (req) => {
-      const a = get(req.params.name);
+      const a = registry.mustGet(req.params.name);
       const d = a.current.def;
       const stats = a.current.handle.stats();
       return {
@@ -236,7 +231,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
       },
     },
     async (req, reply) => {
-      const a = get(req.params.name);
+      const a = registry.mustGet(req.params.name);
       if (!Buffer.isBuffer(req.body)) {
         throw new AtaruError('BAD_REQUEST', `invoke ${req.params.name}: send the input as Content-Type: application/octet-stream`);
       }

@@ -26,8 +26,14 @@ export interface LoadResult {
   statuses: Map<number, number>;
 }
 
-export function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
+/**
+ * The p-th percentile (0..100) of samples, in any order: the sample at
+ * index floor(p/100 · n) of the sorted samples; NaN when there are none.
+ * The one definition behind `ataru send` and every benchmark.
+ */
+export function percentile(samples: ArrayLike<number>, p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = Float64Array.from(samples).sort();
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 

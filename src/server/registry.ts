@@ -44,6 +44,13 @@ export class AppRegistry {
     return this.apps.get(name);
   }
 
+  /** The app named `name`; throws NOT_FOUND when there is none. */
+  mustGet(name: string): DeployedApp {
+    const app = this.apps.get(name);
+    if (!app) throw new AtaruError('NOT_FOUND', `no app named "${name}"`);
+    return app;
+  }
+
   list(): DeployedApp[] {
     return [...this.apps.values()];
   }
@@ -55,8 +62,7 @@ export class AppRegistry {
 
   remove(name: string): Promise<void> {
     return this.serial(async () => {
-      const app = this.apps.get(name);
-      if (!app) throw new AtaruError('NOT_FOUND', `no app named "${name}"`);
+      const app = this.mustGet(name);
       this.apps.delete(name);
       this.deps.store.remove(name);
       await app.dataPort.close(true);

@@ -25,10 +25,6 @@ export interface StatsLineInput {
   warmNodes: Summary[];
 }
 
-export function statsFieldCount(numNodes: number): number {
-  return 20 + 7 * numNodes;
-}
-
 function seven(s: Summary): number[] {
   return [s.min, s.mean, s.max, s.std, s.skewness, s.kurtosis, s.total];
 }

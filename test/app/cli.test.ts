@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -10,9 +9,10 @@ import { Command } from 'commander';
 import { AtaruError } from '../../src/errors.js';
 import { registerCheck, registerConvert } from '../../src/cli/commands/check.js';
 import { parseDefinition } from '../../src/app/index.js';
+import { cliArgs } from '../helpers/cli.js';
+import { withTempDir } from '../helpers/tmp.js';
 
 const fixturePath = (name: string) => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url));
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Runs the verbs in-process and returns what they printed. */
 async function run(...args: string[]): Promise<string> {
@@ -43,8 +43,7 @@ test('check --json prints the normalized JSON form', async () => {
 });
 
 test('convert goes template -> binary -> json -> template without loss', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ataru-convert-'));
-  try {
+  await withTempDir('ataru-convert-', async (dir) => {
     const bin = join(dir, 'app.bin');
     const json = join(dir, 'app.json');
     const tmpl = join(dir, 'app.template');
@@ -54,9 +53,7 @@ test('convert goes template -> binary -> json -> template without loss', async (
     await run('convert', json, '--to', 'template', '-o', tmpl);
     assert.equal(readFileSync(tmpl, 'utf8'), readFileSync(fixturePath('sobel.template'), 'utf8'));
     assert.deepEqual(parseDefinition(readFileSync(json)), parseDefinition(readFileSync(bin)));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('convert to binary refuses extensions, saying why', async () => {
@@ -67,13 +64,11 @@ test('convert to binary refuses extensions, saying why', async () => {
 });
 
 test('ataru check exits non-zero and prints every problem', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ataru-check-'));
-  try {
+  await withTempDir('ataru-check-', async (dir) => {
     const bad = join(dir, 'bad.template');
     const text = readFileSync(fixturePath('sobel.template'), 'utf8').replace('msg_len ', 'msg_lne ').replace('9981', '-5');
     writeFileSync(bad, text);
-    const script = `import('./src/cli/main.ts').then((m) => m.main(process.argv))`;
-    const child = promisify(execFile)(process.execPath, ['--import', 'tsx', '-e', script, 'ataru', 'check', bad], { cwd: root });
+    const child = promisify(execFile)(process.execPath, cliArgs('check', bad));
     const result = await child.then(
       () => assert.fail('check accepted a bad definition'),
       (e: { code: number; stderr: string; stdout: string }) => e,
@@ -86,7 +81,5 @@ test('ataru check exits non-zero and prints every problem', async () => {
       `${bad}:5: unknown key 'msg_lne' (did you mean 'msg_len'?)`,
       `${bad}: msg_len: missing required key (expected a line 'msg_len : ...')`,
     ]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

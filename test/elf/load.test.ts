@@ -5,26 +5,19 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElfFile } from './elf-file.js';
 import { harness, runCheck } from './harness.js';
 import { buildFixtures, fixture, helperLibrary, sharedImage } from '../fixtures/functions/fixtures.js';
 import { packageRoot } from '../../src/runtime/paths.js';
 import { build } from '../../src/sdk/build.js';
+import { abiConstant } from '../helpers/abi.js';
+import { withTempDir } from '../helpers/tmp.js';
 
-/** A layout constant, read from the one shared header. */
-function abi(name: string): bigint {
-  const h = readFileSync(join(packageRoot, 'common', 'ataru_abi.h'), 'utf8');
-  const m = new RegExp(`#define ATARU_${name}\\s+(0x[0-9a-fA-F]+)`).exec(h);
-  if (!m) throw new Error(`ATARU_${name} not in ataru_abi.h`);
-  return BigInt(m[1]);
-}
-
-const IMAGES_BASE = abi('IMAGES_BASE');
-const IMAGE_ALIGN = abi('IMAGE_ALIGN');
-const SHARED_BASE = abi('SHARED_IMAGE_BASE');
+const IMAGES_BASE = abiConstant('IMAGES_BASE');
+const IMAGE_ALIGN = abiConstant('IMAGE_ALIGN');
+const SHARED_BASE = abiConstant('SHARED_IMAGE_BASE');
 const alignUp = (v: bigint, a: bigint) => ((v + a - 1n) / a) * a;
 /** Bytes a function occupies from its slot start (page-rounded end of its last segment). */
 const span = (e: ElfFile) => alignUp(e.loads().reduce((m, p) => (p.vaddr + p.memsz > m ? p.vaddr + p.memsz : m), 0n), 0x1000n);
@@ -67,8 +60,8 @@ test('the runtime loads at its link address with both entry points', { skip: !ex
   const m = /^runtime (0x[0-9a-f]+) (0x[0-9a-f]+)$/m.exec(r.stdout);
   assert.ok(m, r.stdout);
   assert.equal(m[1], hex(elf(runtime).entry)); // runtime.ld: ENTRY(ataru_runtime_main_entry)
-  const lo = abi('RUNTIME_BASE');
-  assert.ok(BigInt(m[2]) >= lo && BigInt(m[2]) < lo + abi('RUNTIME_MAX'));
+  const lo = abiConstant('RUNTIME_BASE');
+  assert.ok(BigInt(m[2]) >= lo && BigInt(m[2]) < lo + abiConstant('RUNTIME_MAX'));
 });
 
 test('a function bound to exec[0]: GLOB_DAT, JUMP_SLOT, R_X86_64_64 and COPY get the right values', () => {
@@ -143,8 +136,7 @@ test('the same path twice is loaded once', () => {
 
 test('an undefined weak symbol resolves to 0', async () => {
   // ld resolves weak undefined symbols of a PIE itself; in a library they stay dynamic.
-  const dir = mkdtempSync(join(tmpdir(), 'ataru-weak-'));
-  try {
+  await withTempDir('ataru-weak-', async (dir) => {
     writeFileSync(
       join(dir, 'probe.c'),
       '#include <ataru.h>\nextern long maybe(void) __attribute__((weak));\nlong probe(void) { return maybe ? maybe() : 5; }\n',
@@ -165,14 +157,11 @@ test('an undefined weak symbol resolves to 0', async () => {
     const r = runCheck(check, ['-x', `${hex(at)}:8`, join(dir, 'fn.elf')]);
     assert.equal(r.error, undefined);
     assert.equal(dumps(r.stdout).get(hex(at)), u64(0n));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
-test('a library needed by two functions is loaded once and shared', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ataru-shared-lib-'));
-  try {
+test('a library needed by two functions is loaded once and shared', async () => {
+  await withTempDir('ataru-shared-lib-', async (dir) => {
     for (const f of ['a.elf', 'b.elf']) copyFileSync(fixture('useslib'), join(dir, f));
     copyFileSync(helperLibrary, join(dir, 'libhelper.so'));
     const fn = elf(fixture('useslib'));
@@ -188,14 +177,11 @@ test('a library needed by two functions is loaded once and shared', () => {
     assert.equal(got.get(hex(aBase + rel.offset)), u64(libBase + weight.value));
     assert.equal(got.get(hex(bBase + rel.offset)), u64(libBase + weight.value));
     assert.match(r.stdout, new RegExp(`^entry .*/b\\.elf ${hex(bBase + fn.entry)}$`, 'm'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('libraries of libraries are found in their folder and bound', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ataru-chain-'));
-  try {
+  await withTempDir('ataru-chain-', async (dir) => {
     writeFileSync(join(dir, 'inner.c'), '#include <ataru.h>\nlong inner(long x) { return x + 1; }\n');
     writeFileSync(join(dir, 'outer.c'), '#include <ataru.h>\nlong inner(long);\nlong outer(long x) { return inner(x) * 2; }\n');
     writeFileSync(
@@ -218,14 +204,11 @@ test('libraries of libraries are found in their folder and bound', async () => {
     const got = dumps(r.stdout);
     assert.equal(got.get(hex(IMAGES_BASE + fnRel.offset)), u64(outerBase + def(outer, 'outer')));
     assert.equal(got.get(hex(outerBase + outerRel.offset)), u64(innerBase + def(inner, 'inner')));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('lookup order: exec[0] comes before the function\'s own libraries', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ataru-order-'));
-  try {
+  await withTempDir('ataru-order-', async (dir) => {
     // libdup also defines shared_square and comes first at link time, so ld
     // binds to it; the loader must still take exec[0]'s.
     writeFileSync(
@@ -247,7 +230,5 @@ test('lookup order: exec[0] comes before the function\'s own libraries', async (
     const r = runCheck(check, ['-x', `${hex(IMAGES_BASE + rel.offset)}:8`, '-s', sharedImage, join(dir, 'fn.elf')]);
     assert.equal(r.error, undefined);
     assert.equal(dumps(r.stdout).get(hex(IMAGES_BASE + rel.offset)), u64(SHARED_BASE + def.value));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

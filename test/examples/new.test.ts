@@ -4,19 +4,19 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { makeProgram } from '../../src/cli/main.js';
 import { AtaruError } from '../../src/errors.js';
 import { scaffold } from '../../src/cli/commands/new.js';
+import { cliArgs } from '../helpers/cli.js';
 import { kvmOptions } from '../helpers/kvm.js';
+import { tempDir } from '../helpers/tmp.js';
 import { loadExample } from './load.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'ataru-new-'));
+const tmp = tempDir('ataru-new-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const cli = join(import.meta.dirname, '../../src/cli/main.ts');
 
 test('ataru new refuses bad names and non-empty folders', () => {
   assert.throws(() => scaffold('../x', join(tmp, 'bad')), AtaruError);
@@ -39,8 +39,7 @@ test('ataru new: the scaffold builds and answers', kvmOptions(), async () => {
 
   // Its test script, with the CLI from this source tree.
   const ataru = join(tmp, 'ataru');
-  const tsx = import.meta.resolve('tsx'); // absolute: test.sh runs in the scaffold's folder
-  writeFileSync(ataru, `#!/bin/sh\nexec node --import ${tsx} -e 'import("${cli}").then((m) => m.main(["node", "ataru", ...process.argv.slice(1)]))' -- "$@"\n`, { mode: 0o755 });
+  writeFileSync(ataru, `#!/bin/sh\nexec "${process.execPath}" ${cliArgs().join(' ')} "$@"\n`, { mode: 0o755 });
   const out = execFileSync(join(dir, 'test.sh'), { env: { ...process.env, ATARU: ataru } });
   assert.match(out.toString(), /^ok: HELLO, ATARU/);
 });

@@ -4,28 +4,15 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { toGray128 } from '../../src/image.js';
+import { GRAY_SIDE as SIDE, toGray128 } from '../../src/image.js';
+import { randomBytes } from '../helpers/random.js';
 
-export const SIDE = 128;
 export const SAMPLES_DIR = join(import.meta.dirname, '../../examples/sobel/samples');
 
 function image(f: (x: number, y: number) => number): Buffer {
   const b = Buffer.alloc(SIDE * SIDE);
   for (let y = 0; y < SIDE; y++) for (let x = 0; x < SIDE; x++) b[y * SIDE + x] = f(x, y) & 0xff;
   return b;
-}
-
-/** xorshift32: a reproducible noise source. */
-function noise(seed: number): Buffer {
-  let s = seed >>> 0;
-  return image(() => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  });
 }
 
 function dot(px: number, py: number, v = 255): Buffer {
@@ -43,8 +30,8 @@ export const generated: Record<string, Buffer> = {
   'gradient diagonal': image((x, y) => x + y),
   'checkerboard 1px': image((x, y) => ((x + y) % 2 ? 255 : 0)),
   'stripes 2px': image((x) => (x & 2 ? 255 : 0)),
-  'noise a': noise(1),
-  'noise b': noise(0xdeadbeef),
+  'noise a': randomBytes(SIDE * SIDE, 1),
+  'noise b': randomBytes(SIDE * SIDE, 0xdeadbeef),
   'dot top-left': dot(0, 0),
   'dot top-right': dot(last, 0),
   'dot bottom-left': dot(0, last),

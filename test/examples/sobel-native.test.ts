@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { sobelEdges } from '../../examples/sobel/reference.js';
-import { generated, samples, SIDE } from './sobel-inputs.js';
+import { generated, samples } from './sobel-inputs.js';
+import { GRAY_SIDE as SIDE } from '../../src/image.js';
 
 const dir = join(import.meta.dirname, '../../examples/sobel');
 

@@ -14,7 +14,8 @@ import type { App } from '../../src/runtime/index.js';
 import { sobelEdges } from '../../examples/sobel/reference.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { loadExample, readExample } from './load.js';
-import { generated, samples, SAMPLES_DIR, SIDE } from './sobel-inputs.js';
+import { generated, samples, SAMPLES_DIR } from './sobel-inputs.js';
+import { GRAY_SIDE as SIDE } from '../../src/image.js';
 
 const dir = join(import.meta.dirname, '../../examples/sobel');
 

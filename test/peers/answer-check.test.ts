@@ -6,15 +6,21 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import vm from 'node:vm';
 import { answerOf, checkAnswer, fnv1a64, parseAnswerLine, WrongAnswerError } from '../../bench/peers/answer.js';
-import { measure, type Progress } from '../../bench/peers/measure.js';
+import { measure, type Plan, type Progress } from '../../bench/peers/measure.js';
 import { workloadTable } from '../../bench/peers/report/markdown.js';
 import { summarize } from '../../bench/peers/report/summary.js';
 import type { Cell, PeerSystem } from '../../bench/peers/systems/types.js';
 import { JS_FNV } from '../../bench/peers/js-algorithms.js';
-import { pseudoRandom, workloads } from '../../bench/peers/workloads.js';
+import { workloads } from '../../bench/peers/workloads.js';
 import type { BuildResult } from '../../bench/peers/build.js';
+import { randomBytes } from '../helpers/random.js';
 
 const silent: Progress = { start() {}, tick() {}, stop() {} };
+
+/** A plan of `rounds` rounds that measures next to nothing: these tests are about answers. */
+function quickPlan(rounds: number): Plan {
+  return { rounds, budgetMs: 10, warmMs: 1, memoryRuns: 0, maxCalls: 10, roundsDeadline: Date.now() + 60_000 };
+}
 
 function fakeSystem(id: string, output: () => Buffer): PeerSystem {
   return {
@@ -57,14 +63,7 @@ test('a system with a wrong answer is measured for nothing and not reported', as
   const build: BuildResult = { dir: '', inputFile: '', paths: {}, errors: {} };
   const right = fakeSystem('right', () => w!.expected);
   const wrong = fakeSystem('wrong', () => Buffer.from(w!.expected.map((b) => b ^ 1)));
-  const { results } = await measure([right, wrong], [{ workload: w!, build }], {
-    rounds: 2,
-    budgetMs: 10,
-    warmMs: 1,
-    memoryRuns: 0,
-    maxCalls: 10,
-    roundsDeadline: Date.now() + 60_000,
-  }, silent);
+  const { results } = await measure([right, wrong], [{ workload: w!, build }], quickPlan(2), silent);
   const byId = Object.fromEntries(results.map((r) => [r.system.id, r]));
   assert.equal(byId.right!.status, 'ok');
   assert.equal(byId.right!.p50.length, 2);
@@ -93,20 +92,13 @@ test('a system that answers wrongly mid-run loses all its figures', async () => 
       };
     },
   };
-  const { results } = await measure([flaky], [{ workload: w!, build }], {
-    rounds: 3,
-    budgetMs: 10,
-    warmMs: 1,
-    memoryRuns: 0,
-    maxCalls: 10,
-    roundsDeadline: Date.now() + 60_000,
-  }, silent);
+  const { results } = await measure([flaky], [{ workload: w!, build }], quickPlan(3), silent);
   assert.equal(results[0]!.status, 'wrong answer');
   assert.equal(summarize(results)[0]!.rows[0]!.p50, undefined);
 });
 
 test('the JavaScript FNV in a vm context gives the C answer', () => {
-  const input = pseudoRandom(4096, 2);
+  const input = randomBytes(4096, 2);
   const out = new vm.Script(`${JS_FNV}(input)`).runInContext(vm.createContext({ input })) as Uint8Array;
   assert.equal(Buffer.from(out).readBigUInt64LE(), fnv1a64(input));
 });

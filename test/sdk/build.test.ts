@@ -6,16 +6,16 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AtaruError } from '../../src/errors.js';
 import { build } from '../../src/sdk/build.js';
-import { packageRoot } from '../../src/runtime/paths.js';
 import { ElfFile } from '../elf/elf-file.js';
 import { harness, runCheck } from '../elf/harness.js';
+import { cliArgs } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ataru-build-'));
+const dir = tempDir('ataru-build-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const ENTRY =
@@ -88,18 +88,10 @@ test('a missing source file is named', async () => {
 
 test('the CLI verb builds and prints the result', () => {
   writeFileSync(join(dir, 'cli.c'), ENTRY);
-  const script = `const { main } = await import(${JSON.stringify(join(packageRoot, 'src/cli/main.ts'))});
-    await main(['node', 'ataru', ...process.argv.slice(1)]);`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'build', join(dir, 'cli.c'), '-o', join(dir, 'cli.elf')], {
-    cwd: packageRoot, // where tsx resolves
-    encoding: 'utf8',
-  });
+  const r = spawnSync(process.execPath, cliArgs('build', join(dir, 'cli.c'), '-o', join(dir, 'cli.elf')), { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`^built ${join(dir, 'cli.elf').replace(/[.]/g, '\\.')} \\(\\d+ bytes\\)`));
-  const bad = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'build', join(dir, 'missing.c'), '-o', join(dir, 'm.elf')], {
-    cwd: packageRoot,
-    encoding: 'utf8',
-  });
+  const bad = spawnSync(process.execPath, cliArgs('build', join(dir, 'missing.c'), '-o', join(dir, 'm.elf')), { encoding: 'utf8' });
   assert.equal(bad.status, 1);
   assert.equal(bad.stderr, `ataru: ${join(dir, 'missing.c')}: source file not found\n`);
 });

@@ -5,14 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/runtime/paths.js';
+import { withTempDir } from '../helpers/tmp.js';
 
-test('ataru_snprintf agrees with libc snprintf', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ataru-format-'));
-  try {
+test('ataru_snprintf agrees with libc snprintf', async () => {
+  await withTempDir('ataru-format-', async (dir) => {
     const exe = join(dir, 'format_host');
     // The SDK's mem* and str* would replace libc's in a host program: rename them.
     const renames = ['memcpy', 'memmove', 'memset', 'memcmp', 'strlen'].map((n) => `-D${n}=sdk_${n}`);
@@ -33,7 +31,5 @@ test('ataru_snprintf agrees with libc snprintf', () => {
     assert.equal(r.stderr, '');
     assert.match(r.stdout, /^checked 14 bad 0$/m, r.stdout);
     assert.equal(r.status, 0);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

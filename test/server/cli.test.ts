@@ -11,7 +11,10 @@ import { test } from 'node:test';
 import { main, makeProgram } from '../../src/cli/main.js';
 import { GRAY_SIDE, grayToPng, toGray128 } from '../../src/image.js';
 import { kvmOptions } from '../helpers/kvm.js';
-import { addN, fixturesDir, randomBytes, repoRoot, tempDir } from './helpers.js';
+import { randomBytes } from '../helpers/random.js';
+import { tempDir } from '../helpers/tmp.js';
+import { cliArgs } from '../helpers/cli.js';
+import { addN, fixturesDir } from './helpers.js';
 
 /** Runs one CLI command in-process; returns its stdout and exit code. */
 async function cli(...args: string[]): Promise<{ out: string; code: number }> {
@@ -36,8 +39,7 @@ test('serve + client verbs over HTTP; SIGTERM exits 0', { ...kvmOptions(), timeo
   assert.ok(makeProgram().commands.some((c) => c.name() === 'serve'));
   const dataDir = tempDir();
   const defDir = tempDir('ataru-def-');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/server/fixtures/cli-entry.ts'), 'serve', '--control-port', '0', '--http-port', '0', '--data-dir', dataDir, '--function-root', fixturesDir], {
-    cwd: repoRoot,
+  const child = spawn(process.execPath, cliArgs('serve', '--control-port', '0', '--http-port', '0', '--data-dir', dataDir, '--function-root', fixturesDir), {
     env: { ...process.env, ATARU_LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

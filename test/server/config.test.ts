@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import { loadConfig, makeConfig } from '../../src/config.js';
 import { AtaruError } from '../../src/errors.js';
 import { makeAllowList } from '../../src/server/result-target.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const dir = tempDir('ataru-cfg-');
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,7 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { native } from '../../src/runtime/native.js';
 import { DataClient, FrameReader } from '../../src/server/data-client.js';
 import { kvmOptions } from '../helpers/kvm.js';
-import { addN, appDef, connectTo, randomBytes, readUntilClose, startTestServer, type TestServer } from './helpers.js';
+import { randomBytes } from '../helpers/random.js';
+import { addN, appDef, connectTo, readUntilClose, startTestServer, type TestServer } from './helpers.js';
 
 async function deploy(srv: TestServer, ...args: Parameters<typeof appDef>): Promise<number> {
   return (await srv.deploy(appDef(...args))).dataPort.port;

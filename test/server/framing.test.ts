@@ -13,7 +13,8 @@ import { native } from '../../src/runtime/native.js';
 import { FrameReader, type Reply } from '../../src/server/data-client.js';
 import { DataPort } from '../../src/server/data-port.js';
 import type { LiveApp } from '../../src/server/live-app.js';
-import { connectTo, randomBytes } from './helpers.js';
+import { randomBytes } from '../helpers/random.js';
+import { connectTo } from './helpers.js';
 import { hasKvm } from '../helpers/kvm.js';
 
 /** A handle that reverses the input after a random delay and records concurrency. */

@@ -3,19 +3,16 @@
  * a temporary data dir, app definitions over the fixture functions, and a
  * client for the original control protocol that works on raw bytes.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DEFAULTS, type AppDefinition } from '../../src/app/model.js';
 import { defaultNodeIds } from '../../src/app/ids.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import type { ServerConfigInput } from '../../src/config.js';
+import { fixturesBuildDir as fixturesDir } from '../fixtures/functions/fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-export const repoRoot = join(here, '..', '..');
-export const fixturesDir = join(repoRoot, 'test', 'fixtures', 'functions', 'build');
+export { fixturesDir };
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -23,11 +20,7 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export function tempDir(prefix = 'ataru-server-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
-
-export async function startTestServer(extra: ServerConfigInput = {}, dataDir = tempDir()): Promise<TestServer> {
+export async function startTestServer(extra: ServerConfigInput = {}, dataDir = tempDir('ataru-server-')): Promise<TestServer> {
   const s = await startServer({
     host: '127.0.0.1',
     controlPort: 0,
@@ -85,31 +78,15 @@ export interface ControlReply {
 }
 
 /** Sends bytes to the control port; halfClose ends our side after them (text forms). */
-export function controlSend(port: number, bytes: Buffer | string, halfClose: boolean, timeoutMs = 15_000): Promise<ControlReply> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port });
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`control port: no reply within ${timeoutMs} ms`));
-    }, timeoutMs);
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    s.on('close', () => {
-      clearTimeout(timer);
-      const raw = Buffer.concat(chunks);
-      const text = raw.toString('utf8');
-      if (text.startsWith('error: ')) resolve({ raw, error: text.slice(7).replace(/\n$/, '') });
-      else resolve({ raw, port: raw.length === 2 ? raw.readUInt16BE(0) : undefined });
-    });
-    s.on('connect', () => {
-      s.write(bytes);
-      if (halfClose) s.end();
-    });
+export async function controlSend(port: number, bytes: Buffer | string, halfClose: boolean, timeoutMs = 15_000): Promise<ControlReply> {
+  const s = connect({ host: '127.0.0.1', port }, () => {
+    s.write(bytes);
+    if (halfClose) s.end();
   });
+  const raw = await readUntilClose(s, timeoutMs);
+  const text = raw.toString('utf8');
+  if (text.startsWith('error: ')) return { raw, error: text.slice(7).replace(/\n$/, '') };
+  return { raw, port: raw.length === 2 ? raw.readUInt16BE(0) : undefined };
 }
 
 export function connectTo(port: number): Promise<Socket> {
@@ -137,18 +114,6 @@ export function readUntilClose(s: Socket, timeoutMs = 20_000): Promise<Buffer> {
       resolve(Buffer.concat(chunks));
     });
   });
-}
-
-export function randomBytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
 }
 
 /** What a chain of k add1 nodes computes. */

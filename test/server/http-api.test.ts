@@ -12,7 +12,8 @@ import { ApiClient } from '../../src/server/api-client.js';
 import { functionKey } from '../../src/server/functions.js';
 import { AtaruError } from '../../src/errors.js';
 import { kvmOptions } from '../helpers/kvm.js';
-import { addN, appDef, fixturesDir, randomBytes, startTestServer, type TestServer } from './helpers.js';
+import { randomBytes } from '../helpers/random.js';
+import { addN, appDef, fixturesDir, startTestServer, type TestServer } from './helpers.js';
 
 /** A definition whose functions are named relative ("bin/…") and uploaded, so the server can't have read them. */
 function uploadBody(name: string, fns: string[], edges: [number, number][], form: 'template' | 'json' | 'binary' = 'json', extra = {}) {

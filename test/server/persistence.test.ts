@@ -12,7 +12,9 @@ import { encodeDefinition } from '../../src/app/index.js';
 import { native } from '../../src/runtime/native.js';
 import { DataClient } from '../../src/server/data-client.js';
 import { kvmOptions } from '../helpers/kvm.js';
-import { addN, appDef, controlSend, fixturesDir, randomBytes, startTestServer, tempDir } from './helpers.js';
+import { randomBytes } from '../helpers/random.js';
+import { tempDir } from '../helpers/tmp.js';
+import { addN, appDef, controlSend, fixturesDir, startTestServer } from './helpers.js';
 
 test('a restarted server brings every app back on its port, from stored binaries', kvmOptions(), async () => {
   const root = tempDir('ataru-src-');

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { encodeDefinition } from '../../src/app/index.js';
 import { kvmOptions } from '../helpers/kvm.js';
-import { appDef, connectTo, controlSend, fixturesDir, randomBytes, readUntilClose, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { randomBytes } from '../helpers/random.js';
+import { tempDir } from '../helpers/tmp.js';
+import { appDef, connectTo, controlSend, fixturesDir, readUntilClose, startTestServer, type TestServer } from './helpers.js';
 
 const STRUCT_BYTES = 54_008;
 

@@ -13,8 +13,7 @@ import type { Workload } from '../workloads.js';
 import { ataruRuntime } from './ataru.js';
 import { latencyLoop, throughputLoop } from './loops.js';
 import type { Cell, PeerSystem } from './types.js';
-
-type Client = { request(input: Buffer): Promise<{ status: number; body: Buffer }>; close?: () => void; socket: { destroy(): void } };
+import type { DataClient } from '../../../src/server/data-client.js';
 
 export const ataruE2eSystem: PeerSystem = {
   id: 'ataru-e2e',
@@ -36,20 +35,26 @@ export const ataruE2eSystem: PeerSystem = {
   async open(w: Workload): Promise<Cell> {
     const { startServer } = await import('../../../src/server/index.js');
     const { DataClient } = await import('../../../src/server/data-client.js');
+    const { okStatus } = await import('../../../src/server/reply-frame.js');
     const dataDir = mkdtempSync(join(tmpdir(), 'ataru-peers-'));
     const server = await startServer({ controlPort: null, httpPort: null, dataDir, functionRoots: [repoRoot] });
-    const clients: Client[] = [];
+    const clients: DataClient[] = [];
+    const shutdown = async () => {
+      for (const c of clients) c.socket.destroy();
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    };
     try {
       const app = await server.deploy({ ...w.def, name: `peers-e2e-${w.id}`, conn_port: 0, instances: 2, reply: 'frames' });
       const connect = async () => {
-        const c = (await DataClient.connect('127.0.0.1', app.dataPort.port)) as unknown as Client;
+        const c = await DataClient.connect('127.0.0.1', app.dataPort.port);
         clients.push(c);
         return c;
       };
       const first = await connect();
-      const request = async (c: Client) => {
+      const request = async (c: DataClient) => {
         const r = await c.request(w.input);
-        if (r.status !== 0) throw new Error(`data port replied status ${r.status}: ${r.body.toString('utf8')}`);
+        if (r.status !== okStatus()) throw new Error(`data port replied status ${r.status}: ${r.body.toString('utf8')}`);
         expectOutput(ataruE2eSystem.label, w, r.body);
         return r.body;
       };
@@ -60,16 +65,10 @@ export const ataruE2eSystem: PeerSystem = {
           while (clients.length < concurrency) await connect();
           return throughputLoop((i) => request(clients[i]!), concurrency, ms); // a connection per loop
         },
-        async close() {
-          for (const c of clients) c.socket.destroy();
-          await server.close();
-          rmSync(dataDir, { recursive: true, force: true });
-        },
+        close: shutdown,
       };
     } catch (e) {
-      for (const c of clients) c.socket.destroy();
-      await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      await shutdown();
       throw e;
     }
   },

@@ -8,13 +8,14 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { resolveFunctionPath } from '../../../src/app/resolve.js';
 import type { AppDefinition, StateMode } from '../../../src/app/model.js';
 import type { App } from '../../../src/runtime/app.js';
 import { answerOf, expectOutput } from '../answer.js';
 import type { BuildResult } from '../build.js';
 import { repoRoot } from '../paths.js';
-import { kvmUsable } from '../toolchain.js';
-import { resolveRef, type Workload } from '../workloads.js';
+import { hasKvm } from '../../../test/helpers/kvm.js';
+import type { Workload } from '../workloads.js';
 import { latencyLoop, nowNs, throughputLoop, usSince } from './loops.js';
 import type { Cell, PeerSystem } from './types.js';
 
@@ -24,7 +25,7 @@ let runtime: Promise<Runtime | string> | undefined;
 /** The runtime module with a loadable addon, or why not. */
 export function ataruRuntime(): Promise<Runtime | string> {
   runtime ??= (async () => {
-    if (!kvmUsable()) return '/dev/kvm is not usable';
+    if (!hasKvm) return '/dev/kvm is not usable';
     try {
       const rt = await import('../../../src/runtime/index.js');
       const { native } = await import('../../../src/runtime/native.js');
@@ -41,7 +42,8 @@ export async function loadPeerApp(w: Workload, state: StateMode, instances: numb
   const rt = await ataruRuntime();
   if (typeof rt === 'string') throw new Error(rt);
   const def: AppDefinition = { ...w.def, state, instances };
-  return rt.loadApp(def, { resolve: resolveRef });
+  // The workloads name their functions by absolute path.
+  return rt.loadApp(def, { resolve: (ref) => resolveFunctionPath(ref, repoRoot) });
 }
 
 async function unavailable(_w: Workload, b: BuildResult): Promise<string | undefined> {

@@ -9,7 +9,8 @@ import { spawn } from 'node:child_process';
 import { answerOf, checkAnswer, parseAnswerLine, type Answer } from '../answer.js';
 import type { BuildResult } from '../build.js';
 import { privateBytes } from '../memory.js';
-import { kvmUsable, missingTools } from '../toolchain.js';
+import { hasKvm } from '../../../test/helpers/kvm.js';
+import { missingTools } from '../toolchain.js';
 import type { Workload } from '../workloads.js';
 import { latencyLoop, nowNs, throughputLoop, usSince } from './loops.js';
 import type { Cell, PeerSystem } from './types.js';
@@ -75,7 +76,7 @@ let accelProbe: Promise<{ accel?: Accel; why?: string }> | undefined;
 /** Which accelerator boots our kernel here: KVM if it works, else TCG. */
 export function probeAccel(kernel: string, input: string): Promise<{ accel?: Accel; why?: string }> {
   accelProbe ??= (async () => {
-    const tries: Accel[] = kvmUsable() ? ['kvm', 'tcg'] : ['tcg'];
+    const tries: Accel[] = hasKvm ? ['kvm', 'tcg'] : ['tcg'];
     const failures: string[] = [];
     for (const accel of tries) {
       const b = boot(accel, kernel, input);

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { build, type BuildKind } from '../../sdk/build.js';
-
-const collect = (v: string, prev: string[]) => [...prev, v];
+import { collect } from '../args.js';
 
 /** `ataru build`: compile and link a function (or exec[0] / a library) with sdk/ataru.mk. */
 export function registerBuild(program: Command): void {

@@ -7,11 +7,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Command, Option } from 'commander';
+import { functionLabel } from '../../app/describe.js';
+import { DEFAULT_HOST, DEFAULT_HTTP_PORT } from '../../config.js';
 import { AtaruError } from '../../errors.js';
 import type { Summary } from '../../runtime/types.js';
 import { ApiClient, deployBodyFromFile, type AppDetail } from '../../server/api-client.js';
 import { percentile, runLoad } from '../../server/load.js';
 import { okStatus } from '../../server/reply-frame.js';
+import { readStdin } from '../args.js';
 
 interface CommonFlags {
   server: string;
@@ -19,11 +22,13 @@ interface CommonFlags {
   json?: boolean;
 }
 
+/** image.ts's GRAY_SIDE²: the apps that take a picture. Not imported from
+ * there: image.ts (pngjs, jpeg-js) loads only when a picture is involved. */
 const IMAGE_MSG_LEN = 128 * 128;
 
 function common(cmd: Command): Command {
   return cmd
-    .option('--server <url>', 'server HTTP API', 'http://127.0.0.1:9990')
+    .option('--server <url>', 'server HTTP API', `http://${DEFAULT_HOST}:${DEFAULT_HTTP_PORT}`)
     .addOption(new Option('--token <token>', 'bearer token').env('ATARU_TOKEN'))
     .option('--json', 'machine-readable output');
 }
@@ -48,11 +53,7 @@ function isImage(file: string): boolean {
 
 /** The request bytes from a file; a picture becomes 128×128 gray when the app takes 16,384 bytes. */
 async function readInput(file: string | undefined, msgLen: number): Promise<Buffer> {
-  if (file === undefined) {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
-  }
+  if (file === undefined) return readStdin();
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -66,10 +67,6 @@ async function readInput(file: string | undefined, msgLen: number): Promise<Buff
   return bytes;
 }
 
-function fmtUs(ns: number): string {
-  return `${(ns / 1000).toFixed(1)} µs`;
-}
-
 function fmtSummary(s: Summary): string {
   return s.count ? `n=${s.count} min ${s.min.toFixed(1)} mean ${s.mean.toFixed(1)} max ${s.max.toFixed(1)} std ${s.std.toFixed(1)} µs` : 'n=0';
 }
@@ -80,7 +77,7 @@ function describeApp(a: AppDetail): string {
     `${a.name}  port ${a.port}  msg_len ${a.msg_len}  reply ${a.reply}  pktcnt ${a.pktcnt}  created ${a.created}`,
     `instances ${a.instances.total} (busy ${a.instances.busy}, queued ${a.instances.queued})  connections ${a.connections}  requests ${a.requests}`,
     'nodes:',
-    ...d.nodes.map((n, i) => `  ${i}  ${n.id}  ${n.function.path}/${n.function.name}  in@${n.inp_off} out@${n.out_off}`),
+    ...d.nodes.map((n, i) => `  ${i}  ${n.id}  ${functionLabel(n.function)}  in@${n.inp_off} out@${n.out_off}`),
     `edges: ${a.edges.map((e) => `${e.from_id}(${e.from})→${e.to_id}(${e.to})`).join(', ') || '(none)'}`,
   ];
   return lines.join('\n');
@@ -192,7 +189,7 @@ export function registerClientCommands(program: Command): void {
     print(
       f,
       result,
-      `${result.requests} requests (${errors} errors) in ${result.seconds.toFixed(2)} s: ${result.throughput.toFixed(0)} req/s, p50 ${fmtUs(percentile(r.latencyNs, 50))}, p99 ${fmtUs(percentile(r.latencyNs, 99))}`,
+      `${result.requests} requests (${errors} errors) in ${result.seconds.toFixed(2)} s: ${result.throughput.toFixed(0)} req/s, p50 ${result.p50Us.toFixed(1)} µs, p99 ${result.p99Us.toFixed(1)} µs`,
     );
     if (errors) process.exitCode = 1;
   });

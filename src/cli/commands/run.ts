@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AtaruError } from '../../errors.js';
 import { Sandbox } from '../../runtime/sandbox.js';
+import { readStdin } from '../args.js';
 
 interface RunFlags {
   input?: string;
@@ -31,11 +32,7 @@ function parseTimeout(s: string): number {
 
 async function readInput(file: string | undefined): Promise<Buffer> {
   if (file === undefined) return Buffer.alloc(0);
-  if (file === '-') {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
-  }
+  if (file === '-') return readStdin();
   try {
     return await readFile(file);
   } catch (err) {

@@ -5,10 +5,10 @@
  * accepting, let in-flight requests finish, close the apps and exit 0.
  */
 import { Command, Option } from 'commander';
-import { loadConfig, type ServerConfigInput } from '../../config.js';
+import { DEFAULT_CONTROL_PORT, DEFAULT_HOST, DEFAULT_HTTP_PORT, loadConfig, type ServerConfigInput } from '../../config.js';
 import { startServer } from '../../server/index.js';
+import { collect } from '../args.js';
 
-const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 const int = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new Error(`not an integer: ${v}`);
@@ -39,10 +39,10 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('run the functions server: control port (original protocol), data ports, HTTP API')
     .option('-c, --config <file>', 'JSON config file (flags override it)')
-    .option('--host <addr>', 'address for every listener (default 127.0.0.1)')
-    .option('--control-port <port>', 'control port, 0 = any (default 9988)', int)
+    .option('--host <addr>', `address for every listener (default ${DEFAULT_HOST})`)
+    .option('--control-port <port>', `control port, 0 = any (default ${DEFAULT_CONTROL_PORT})`, int)
     .option('--no-control', 'do not open the control port')
-    .option('--http-port <port>', 'HTTP API port, 0 = any (default 9990)', int)
+    .option('--http-port <port>', `HTTP API port, 0 = any (default ${DEFAULT_HTTP_PORT})`, int)
     .option('--no-http', 'do not open the HTTP API')
     .option('--data-dir <dir>', 'apps and function blobs (default ~/.ataru)')
     .option('--function-root <dir>', 'folder control-port definitions may load functions from (repeatable; default: cwd)', collect)
@@ -72,7 +72,6 @@ export function registerServe(program: Command): void {
           maxInFlightPerConnection: f.maxInFlight,
         },
       };
-      flags.limits = Object.fromEntries(Object.entries(flags.limits!).filter(([, v]) => v !== undefined));
       const server = await startServer(loadConfig(f.config, flags));
       const { host, dataDir } = server.config;
       const out = process.stdout;
