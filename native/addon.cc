@@ -113,7 +113,18 @@ struct AddonData {
   double *result_nums = nullptr;        // kResSlots numbers
   uint8_t *result_bytes = nullptr;      // kCopyLimit bytes
   uv_idle_t *poll = nullptr;            // active: the event loop polls (kPollMaxNs)
+  uint32_t pollers = 0;                 // polled requests and creates in flight
 };
+
+// Yielding each round: the thread being waited for may share this CPU (see
+// WaitForResult).
+void StartPoll(AddonData *d) {
+  if (d->pollers++ == 0) uv_idle_start(d->poll, [](uv_idle_t *) { sched_yield(); });
+}
+
+void StopPoll(AddonData *d) {
+  if (--d->pollers == 0) uv_idle_stop(d->poll);
+}
 
 void Post(Handle *h, Msg *m) {
   if (h->data->tsfn.NonBlockingCall(m) != napi_ok) {
@@ -243,7 +254,7 @@ void WaitMissed(Handle *h);
 void Complete(Napi::Env env, AddonData *data, Msg *m) {
   Handle *h = m->h;
   if (m->polled) {
-    uv_idle_stop(data->poll);
+    StopPoll(data);
     if (m->run_ns > 2 * h->run_ns_avg) WaitMissed(h);
     else h->wait_misses = 0;
   }
@@ -336,6 +347,7 @@ class CreateWorker : public Napi::AsyncWorker {
     if (!h_->inst) SetError(err[0] ? err : "instance creation failed");
   }
   void OnOK() override {
+    StopPoll(h_->data);
     Napi::External<Handle> ext = Napi::External<Handle>::New(Env(), h_, [](Napi::Env env, Handle *h) {
       // Collected without destroy(): free it now (a backstop against leaks).
       h->js_gone = true;
@@ -352,6 +364,7 @@ class CreateWorker : public Napi::AsyncWorker {
     deferred_.Resolve(ext);
   }
   void OnError(const Napi::Error &e) override {
+    StopPoll(h_->data);
     // No instance exists, so the core never calls log_fn for it again.
     PostFree(h_);
     deferred_.Reject(e.Value());
@@ -444,6 +457,8 @@ Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
   auto *w = new CreateWorker(env, s, h);
   Napi::Promise p = w->Promise();
   w->Queue();
+  // A cold start is on someone's latency path: poll for its end too (kPollMaxNs).
+  StartPoll(h->data);
   return p;
 }
 
@@ -525,8 +540,7 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
     }
   } else if (wait == Wait::kPoll) {
     m->polled = true;  // set before the result can reach Complete on this thread
-    // Yielding each round: the vCPU thread may share this CPU (see WaitForResult).
-    uv_idle_start(h->data->poll, [](uv_idle_t *) { sched_yield(); });
+    StartPoll(h->data);
   }
   return p;
 }

@@ -76,7 +76,7 @@ struct ataru_instance {
 
   /* the VM */
   int kvm_fd, vm_fd;
-  int dirty_manual;              /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 is on */
+  int dirty_manual;             /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 is on */
   ataru_mem *mem;
   uint64_t slot_bytes;           /* memslots cover guest-physical [0, slot_bytes) */
   uint64_t hot_bytes;            /* [0, hot_bytes): not dirty-logged, see map_areas */

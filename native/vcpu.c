@@ -30,7 +30,11 @@
 
 enum step { STEP_DONE, STEP_PARK, STEP_KICKED, STEP_FAILED };
 
-#define IDLE_SPIN_NS 20000
+/* Covers the turnaround of a client over a local socket (the data port:
+ * ~20-30 µs); at 20 µs the thread slept before most server requests and
+ * each paid a futex wake-up (20-30 µs on kvm_pvm). */
+#define IDLE_SPIN_NS 50000
+#define SETUP_SPIN_NS 300000
 #define SYNC_ALL (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
 #define YIELD_SLEEP_NS 50000
 
@@ -480,7 +484,7 @@ static void *vcpu0_main(void *arg) {
   for (;;) {
     if (inst->job.kind == JOB_NONE && !inst->quit) {
       /* A back-to-back request usually arrives within microseconds: poll
-       * briefly before paying a futex wake-up (~10 µs here). Yielding, not
+       * briefly (IDLE_SPIN_NS) before paying a futex wake-up. Yielding, not
        * pausing: the submitting thread may share this CPU (a woken thread
        * is placed on its waker's CPU), and it must run to submit. */
       pthread_mutex_unlock(&inst->lock);
@@ -605,6 +609,11 @@ int ataru_vcpus_start(struct ataru_instance *inst, char *err, size_t errlen) {
 }
 
 int ataru_vcpus_go(struct ataru_instance *inst, char *err, size_t errlen) {
+  /* The vCPU setup ends about when the loading does: poll for it a while
+   * before sleeping (waking a sleeper costs ~30 µs here). */
+  uint64_t until = ataru_now_ns() + SETUP_SPIN_NS;
+  while (__atomic_load_n(&inst->threads_ready, __ATOMIC_ACQUIRE) < inst->num_vcpus && ataru_now_ns() < until)
+    sched_yield();
   pthread_mutex_lock(&inst->lock);
   while (inst->threads_ready < inst->num_vcpus) pthread_cond_wait(&inst->idle_cond, &inst->lock);
   int failed = inst->startup_failed;
