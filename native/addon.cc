@@ -711,6 +711,12 @@ Napi::Object Constants(Napi::Env env) {
   return c;
 }
 
+// The TSC rate, for clients that turn TSC spans into ticks (the original's
+// statistics line, field 3). A function: the first call may calibrate.
+static Napi::Value TscHz(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(ataru_tsc_hz()));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto *data = new AddonData();
   data->tsfn = Tsfn::New(env, "ataru.completion", 0, 1, data);
@@ -745,6 +751,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitFloor", Napi::Function::New(env, ExitFloor, "exitFloor"));
   exports.Set("testHook", Napi::Function::New(env, TestHook, "testHook"));
   exports.Set("validateElf", Napi::Function::New(env, ValidateElf, "validateElf"));
+  exports.Set("tscHz", Napi::Function::New(env, TscHz, "tscHz"));
   exports.Set("constants", Constants(env));
   return exports;
 }

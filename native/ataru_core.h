@@ -90,6 +90,9 @@ uint64_t ataru_instance_create_ns(ataru_instance *in);
  * returns 0, or -1. Waits for the request in progress; the instance is
  * reset afterwards. */
 int ataru_instance_exit_floor(ataru_instance *in, uint32_t n, uint64_t *median_ns);
+/* The TSC rate (Hz) that turns guest rdtsc ticks into time: from
+ * KVM_GET_TSC_KHZ once a VM exists, else calibrated once (5 ms). */
+uint64_t ataru_tsc_hz(void);
 /* Stops the vCPU threads and frees everything (fds, memory). */
 void ataru_instance_destroy(ataru_instance *in);
 

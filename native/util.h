@@ -4,10 +4,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "ataru_core.h" /* ataru_tsc_hz */
 
 void ataru_seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 uint64_t ataru_now_ns(void);   /* CLOCK_MONOTONIC */
-uint64_t ataru_tsc_hz(void);   /* KVM_GET_TSC_KHZ, else calibrated once */
 void ataru_tsc_set_khz(uint64_t khz); /* from KVM_GET_TSC_KHZ: the guest's TSC rate */
 static inline uint64_t ataru_rdtsc_host(void) {
   uint32_t lo, hi;

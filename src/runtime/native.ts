@@ -70,6 +70,8 @@ export interface NativeAddon {
   coldStartNs(h: NativeHandle): number;
   exitFloor(h: NativeHandle, n: number): Promise<number>;
   validateElf(buf: Uint8Array, kind: ElfKind): string | null;
+  /** TSC ticks per second of the guest clock (calibrated once if no VM exists yet). */
+  tscHz(): number;
   /** Tests only: a core test hook, right after createInstance. */
   testHook(h: NativeHandle, flags: number): boolean;
   constants: NativeConstants;

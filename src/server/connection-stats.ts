@@ -4,7 +4,7 @@
  * connection's requests may be served by any instance of the pool, so
  * memory and boot time are those of the instance that served the first one.
  */
-import { readFileSync } from 'node:fs';
+import { native } from '../runtime/native.js';
 import { StreamingStats as Moments } from '../runtime/stats.js';
 import type { RunResult } from '../runtime/types.js';
 import type { AppVersion } from './live-app.js';
@@ -66,21 +66,7 @@ export class ConnectionStats {
   }
 }
 
-let tscGhz: number | undefined;
-
-/**
- * TSC ticks per ns for field 3. The addon does not export the TSC rate, so
- * this reads the nominal clock from /proc/cpuinfo (constant-TSC machines
- * tick at it); 0 when unknown.
- */
+/** TSC ticks per ns for field 3: the core's own TSC rate (KVM's, once a VM exists). */
 function tscPerNs(): number {
-  if (tscGhz === undefined) {
-    try {
-      const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-      tscGhz = m ? Number(m[1]) / 1000 : 0;
-    } catch {
-      tscGhz = 0;
-    }
-  }
-  return tscGhz;
+  return native().tscHz() / 1e9;
 }
