@@ -11,17 +11,15 @@
 import { createServer } from 'node:net';
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { DEFAULTS, type AppDefinition } from '../../src/app/model.js';
 import type { AppHandle } from '../../src/runtime/types.js';
 import { startServer } from '../../src/server/index.js';
 import { frameHeader, okStatus } from '../../src/server/reply-frame.js';
 import { runLoad } from '../../src/server/load.js';
+import { fixturesBuildDir as fixtures } from '../../test/fixtures/functions/fixtures.js';
 import { fmtRatio, fmtUs, percentile, printTable, timeEach, type BenchContext } from '../lib.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const fixtures = join(here, '..', '..', 'test', 'fixtures', 'functions', 'build');
 const MSG_LEN = 64;
 
 function noopDiamond(): AppDefinition {

@@ -5,11 +5,11 @@
  * native plus one exit floor; and the end-to-end request against it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDefinition, resolveFunctionPath } from '../../src/app/index.js';
-import { toGray128 } from '../../src/image.js';
 import { loadApp } from '../../src/runtime/index.js';
+import { samples } from '../../test/examples/sobel-inputs.js';
 import { fmtRatio, fmtUs, median, percentile, printTable, timeEach, type BenchContext } from '../lib.js';
 
 const dir = join(import.meta.dirname, '../../examples/sobel');
@@ -21,12 +21,12 @@ interface NativeTimes {
   stageNs: number[];
 }
 
+/** The sample pictures as requests, in name order. */
 function images(): Buffer[] {
-  const samples = join(dir, 'samples');
-  return readdirSync(samples)
-    .filter((f) => /\.(png|jpg)$/.test(f) && !f.includes('.edges.'))
+  const byName = samples();
+  return Object.keys(byName)
     .sort()
-    .map((f) => toGray128(readFileSync(join(samples, f))));
+    .map((name) => byName[name]!);
 }
 
 /** Medians of the native harness over reps passes of every image. */

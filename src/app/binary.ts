@@ -49,7 +49,7 @@ type Int32Field = 'num_nodes' | 'conn_port' | 'msg_len' | 'result_port' | 'pktcn
 type StringField = 'name' | 'conn_type' | 'server_ip' | 'result_ip';
 
 /** Byte offset of a template-style field name ("exec[3].out_off", "dag[5]", "msg_len"). */
-export function offsetOfField(field: string): number | undefined {
+function offsetOfField(field: string): number | undefined {
   const exec = /^exec\[(\d+)\](?:\.(\w+))?$/.exec(field);
   if (exec) {
     const base = LAYOUT.exec.offset + EXEC_LAYOUT.size * Number(exec[1]);
@@ -206,7 +206,7 @@ export function decodeBinary(buf: Buffer, file?: string): AppDefinition {
 }
 
 /** Why a valid definition doesn't fit the wire form, as problems. */
-export function binaryProblems(def: AppDefinition): Problem[] {
+function binaryProblems(def: AppDefinition): Problem[] {
   const problems: Problem[] = [];
   const n = def.nodes.length;
   if (n > LIMITS.maxNodesBinary) {

@@ -95,7 +95,7 @@ export function encodeDagArray(edges: readonly Edge[], n: number): number[] {
 }
 
 /** Edges grouped by parent, children in the order given: the array's order. */
-export function normalizeEdges(edges: readonly Edge[]): Edge[] {
+function normalizeEdges(edges: readonly Edge[]): Edge[] {
   return edges
     .map((e, i) => ({ e, i }))
     .sort((a, b) => a.e.from - b.e.from || a.i - b.i)

@@ -47,7 +47,7 @@ const nodeSchema = z.strictObject({
   timeout_ms: int(RANGES.timeout_ms).optional().describe('Per-node deadline, ms'),
 });
 
-export const appDefinitionSchema = z
+const appDefinitionSchema = z
   .strictObject({
     name: z.string().min(1).describe('App name'),
     conn_type: z.enum(['tcp', 'raw']).default(DEFAULTS.conn_type),
@@ -265,7 +265,7 @@ function problemPath(p: Problem, order: number[]): string {
 }
 
 /** The normalized JSON form: every field explicit, edges by node id. */
-export function toJsonObject(def: AppDefinition): Record<string, unknown> {
+function toJsonObject(def: AppDefinition): Record<string, unknown> {
   return {
     name: def.name,
     conn_type: def.conn_type,

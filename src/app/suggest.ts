@@ -15,7 +15,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** The closest candidate, if it is close enough to be a likely typo. */
-export function closest(word: string, candidates: Iterable<string>): string | undefined {
+function closest(word: string, candidates: Iterable<string>): string | undefined {
   if (word.length > 64) return undefined; // no key is that long; don't spend quadratic time on it
   let best: string | undefined;
   let bestDist = Infinity;

@@ -28,7 +28,8 @@ interface Entry {
 /** A template problem: located by `line` and `field` when known, else by the model field. */
 type LineProblem = Problem & { line?: number; field?: string };
 
-const KEY_AND_REST = /^([^:\t ]*)[:\t ]*(.*)$/;
+// The s flag: a lone CR inside a line is part of the value (and is reported there), not a regex miss.
+const KEY_AND_REST = /^([^:\t ]*)[:\t ]*(.*)$/s;
 const EXEC_KEY = /^exec\[(\d+)\]\.(.*)$/;
 const DAG_SEPARATORS = /[,; \t]+/;
 const MAX_DAG_VALUES = 2 * LIMITS.maxNodes + 1 + LIMITS.maxEdges;

@@ -28,11 +28,11 @@ export const RANGES = {
   queue_limit: { min: 0, max: LIMITS.maxQueueLimit, what: 'a queue length' },
 } satisfies Record<string, IntRange>;
 
-export function msgLenRange(shmSize: number): IntRange {
+function msgLenRange(shmSize: number): IntRange {
   return { min: 1, max: shmSize, what: 'a request size in bytes, at most shm_size' };
 }
 
-export function offsetRange(shmSize: number): IntRange {
+function offsetRange(shmSize: number): IntRange {
   return { min: 0, max: shmSize - 1, what: 'an offset inside the shared region (below shm_size)' };
 }
 

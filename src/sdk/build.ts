@@ -32,7 +32,7 @@ export interface BuildResult {
   validated: boolean;
 }
 
-export const sdkDir = join(packageRoot, 'sdk');
+const sdkDir = join(packageRoot, 'sdk');
 const run = promisify(execFile);
 
 /** make splits variables on whitespace: such paths cannot be passed. */

@@ -4,10 +4,11 @@
  *
  * The hot path only bumps plain per-app fields (forApp); prom-client reads
  * them when /metrics is scraped (collect()), and latencies go to
- * FastHistogram. That keeps metrics under a microsecond per request.
+ * FastHistogram. That keeps metrics under a microsecond per request. Every
+ * histogram is a FastHistogram, the rare cold starts too: one implementation.
  * Series are per app name and survive redeploys.
  */
-import { Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
+import { Counter, Gauge, Registry, exponentialBuckets } from 'prom-client';
 import type { AppStats, RunResult } from '../runtime/types.js';
 import { FastHistogram, type Series } from './histogram.js';
 
@@ -56,7 +57,7 @@ export class Metrics {
   private readonly latency: FastHistogram;
   private readonly nodeLatency: FastHistogram;
   private readonly coldStarts: Counter<'app'>;
-  private readonly coldStartSeconds: Histogram<'app'>;
+  private readonly coldStartSeconds: FastHistogram;
 
   /** statsOf: the live apps' stats, read when /metrics is scraped. */
   constructor(statsOf: () => AppStats[]) {
@@ -100,7 +101,7 @@ export class Metrics {
       },
     });
     this.coldStarts = new Counter({ name: 'ataru_cold_starts_total', help: 'App loads (deploys, redeploys, restarts)', labelNames: ['app'], registers });
-    this.coldStartSeconds = new Histogram({ name: 'ataru_cold_start_seconds', help: 'Deploy to first instance ready', labelNames: ['app'], buckets: exponentialBuckets(1e-4, 2, 16), registers });
+    this.coldStartSeconds = new FastHistogram('ataru_cold_start_seconds', 'Deploy to first instance ready', exponentialBuckets(1e-4, 2, 16), this.registry);
     new Gauge({
       name: 'ataru_instances',
       help: 'Instance pool per app: total, busy; and queued requests',
@@ -119,7 +120,7 @@ export class Metrics {
 
   coldStart(app: string, us: number): void {
     this.coldStarts.labels(app).inc();
-    this.coldStartSeconds.labels(app).observe(us / 1e6);
+    this.coldStartSeconds.child({ app }).observe(us / 1e6);
   }
 
   /** The app's counters (shared by all its versions). */

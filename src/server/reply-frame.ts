@@ -9,7 +9,7 @@ import { native } from '../runtime/native.js';
 export const FRAME_HEADER_BYTES = 8;
 
 /** The ABI's status names are the error codes; codes without a number are INTERNAL. */
-export function wireStatusOf(code: ErrorCode): number {
+function wireStatusOf(code: ErrorCode): number {
   const s = native().constants.status;
   return s[code] ?? s.INTERNAL!;
 }

@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { AtaruError } from '../../src/errors.js';
 import { BINARY_SIZE, LAYOUT, decodeBinary, encodeBinary } from '../../src/app/binary.js';
 import { readTemplate } from '../../src/app/template.js';
 import { DEFAULTS } from '../../src/app/model.js';
+import { fixtureText } from './fixture-files.js';
 
-const seed = readTemplate(readFileSync(fileURLToPath(new URL('fixtures/sobel.template', import.meta.url)), 'utf8'));
+const seed = readTemplate(fixtureText('sobel.template'));
 
 const cString = (buf: Buffer, offset: number, size: number) => {
   const field = buf.subarray(offset, offset + size);

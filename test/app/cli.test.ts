@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { AtaruError } from '../../src/errors.js';
@@ -11,8 +10,8 @@ import { registerCheck, registerConvert } from '../../src/cli/commands/check.js'
 import { parseDefinition } from '../../src/app/index.js';
 import { cliArgs } from '../helpers/cli.js';
 import { withTempDir } from '../helpers/tmp.js';
+import { fixturePath, fixtureText } from './fixture-files.js';
 
-const fixturePath = (name: string) => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url));
 
 /** Runs the verbs in-process and returns what they printed. */
 async function run(...args: string[]): Promise<string> {
@@ -51,7 +50,7 @@ test('convert goes template -> binary -> json -> template without loss', async (
     assert.equal(readFileSync(bin).length, 54008);
     await run('convert', bin, '--to', 'json', '-o', json);
     await run('convert', json, '--to', 'template', '-o', tmpl);
-    assert.equal(readFileSync(tmpl, 'utf8'), readFileSync(fixturePath('sobel.template'), 'utf8'));
+    assert.equal(readFileSync(tmpl, 'utf8'), fixtureText('sobel.template'));
     assert.deepEqual(parseDefinition(readFileSync(json)), parseDefinition(readFileSync(bin)));
   });
 });
@@ -66,7 +65,7 @@ test('convert to binary refuses extensions, saying why', async () => {
 test('ataru check exits non-zero and prints every problem', async () => {
   await withTempDir('ataru-check-', async (dir) => {
     const bad = join(dir, 'bad.template');
-    const text = readFileSync(fixturePath('sobel.template'), 'utf8').replace('msg_len ', 'msg_lne ').replace('9981', '-5');
+    const text = fixtureText('sobel.template').replace('msg_len ', 'msg_lne ').replace('9981', '-5');
     writeFileSync(bad, text);
     const child = promisify(execFile)(process.execPath, cliArgs('check', bad));
     const result = await child.then(

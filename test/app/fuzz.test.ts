@@ -5,15 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { AtaruError } from '../../src/errors.js';
 import { encodeDefinition, parseDefinition } from '../../src/app/index.js';
 import { validateDefinition } from '../../src/app/validate.js';
 import { findJsonSyntaxError } from '../../src/app/json-syntax.js';
+import { fixtureBytes as fixture } from './fixture-files.js';
 
-const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`fixtures/${name}`, import.meta.url)));
 const seedTemplate = fixture('sobel.template');
 const seedBinary = encodeDefinition(parseDefinition(seedTemplate), 'binary');
 const fanJson = fixture('fanout.json');

@@ -1,7 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { AtaruError } from '../../src/errors.js';
 import {
   BINARY_SIZE,
@@ -11,8 +9,8 @@ import {
   encodeDefinition,
   parseDefinition,
 } from '../../src/app/index.js';
+import { fixtureBytes as fixture } from './fixture-files.js';
 
-const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`fixtures/${name}`, import.meta.url)));
 const seed = parseDefinition(fixture('sobel.template'));
 
 test('the form is detected from the content', () => {

@@ -4,12 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { AtaruError, type ErrorLocation } from '../../src/errors.js';
 import { encodeDefinition, parseDefinition } from '../../src/app/index.js';
+import { fixtureText as fixture } from './fixture-files.js';
 
-const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`fixtures/${name}`, import.meta.url)), 'utf8');
 const seed = fixture('sobel.template');
 const seedLines = seed.trimEnd().split('\n');
 const lineOf = (key: string) => seedLines.findIndex((l) => l.startsWith(key + ' ')) + 1;

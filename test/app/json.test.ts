@@ -1,13 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { AtaruError } from '../../src/errors.js';
 import { appDefinitionJsonSchema, readJson, writeJson } from '../../src/app/json.js';
 import { describeDag } from '../../src/app/describe.js';
 import { DEFAULTS } from '../../src/app/model.js';
+import { fixtureText as fixture } from './fixture-files.js';
 
-const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`fixtures/${name}`, import.meta.url)), 'utf8');
 
 test('named nodes and edges by name; function as a path string or {path, name}; defaults filled', () => {
   const def = readJson(fixture('fanout.json'));

@@ -1,12 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { readTemplate, writeTemplate } from '../../src/app/template.js';
 import { describeDag } from '../../src/app/describe.js';
 import { resolveFunctionPath } from '../../src/app/resolve.js';
+import { fixtureText as fixture } from './fixture-files.js';
 
-const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`fixtures/${name}`, import.meta.url)), 'utf8');
 const seed = fixture('sobel.template');
 
 test('the seed sobel template parses unchanged into the diamond', () => {

@@ -5,8 +5,8 @@
  */
 import { fileURLToPath } from 'node:url';
 
-export const cliEntry = fileURLToPath(new URL('./cli-entry.ts', import.meta.url));
-export const tsxImport = import.meta.resolve('tsx');
+const cliEntry = fileURLToPath(new URL('./cli-entry.ts', import.meta.url));
+const tsxImport = import.meta.resolve('tsx');
 
 /** Arguments for process.execPath that run `ataru ...args`. */
 export function cliArgs(...args: string[]): string[] {

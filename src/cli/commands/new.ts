@@ -13,7 +13,7 @@ import { packageRoot } from '../../runtime/paths.js';
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]{0,58}$/;
 
 /** What is written: file name → contents. */
-export function scaffoldFiles(name: string): Record<string, string> {
+function scaffoldFiles(name: string): Record<string, string> {
   const sdk = join(packageRoot, 'sdk');
   const bin = join(packageRoot, 'bin', 'ataru.js');
   return {
