@@ -264,7 +264,10 @@ int ataru_cpu_setup(int vcpu_fd, uint32_t vcpu, uint64_t cr3, struct kvm_sregs *
   int xsave = leaf1 && (leaf1->ecx & (1u << 26));
   if (xsave) {
     const struct kvm_cpuid_entry2 *leafd = cpuid_find(0xd, 0);
-    uint64_t xcr0 = 1 | (leafd ? (leafd->eax & 6) : 0); /* x87 | SSE | AVX as supported */
+    /* x87 | SSE | AVX as supported, and the three AVX-512 states when all
+     * are: kvm_pvm runs AVX-512 whatever XCR0 says, hardware #UDs without. */
+    uint32_t states = leafd ? leafd->eax : 0;
+    uint64_t xcr0 = 1 | (states & 6) | ((states & 0xe0) == 0xe0 ? 0xe0 : 0);
     struct kvm_xcrs xcrs;
     memset(&xcrs, 0, sizeof xcrs);
     xcrs.nr_xcrs = 1;
@@ -333,15 +336,10 @@ int ataru_cpu_setup(int vcpu_fd, uint32_t vcpu, uint64_t cr3, struct kvm_sregs *
 
 /*
  * IOPL 0: cli/sti/popf-IF and every port outside the TSS bitmap #GP at CPL3
- * on every platform. ATARU_GUEST_IOPL=3 is a workaround for the QEMU-TCG
- * test rig only (PLATFORM.md): its emulated SVM rejects CPL3 port I/O
- * through a busy 64-bit TSS unless IOPL=3. The bitmap stays set; with IOPL=3
- * other ports exit as KVM_EXIT_IO and are reported the same way.
+ * on every platform (IOPL=3 would open every port and allow cli on
+ * hardware). IF=0: no interrupt is ever injected.
  */
-uint64_t ataru_cpu_rflags(void) {
-  const char *iopl = getenv("ATARU_GUEST_IOPL");
-  return 0x2 | ((iopl && strcmp(iopl, "3") == 0) ? (3ull << 12) : 0);
-}
+uint64_t ataru_cpu_rflags(void) { return 0x2; }
 
 int ataru_cpu_enter(int vcpu_fd, const struct kvm_sregs *sregs, uint64_t rip, uint64_t rsp,
                     uint64_t rflags) {

@@ -40,7 +40,7 @@ volatile struct ataru_fault_record *ataru_cpu_fault_record(ataru_mem *mem, uint3
 int ataru_cpu_setup(int vcpu_fd, uint32_t vcpu, uint64_t cr3, struct kvm_sregs *sregs, char *err,
                     size_t errlen);
 
-/* RFLAGS for guest code: IF=0, IOPL=0 unless ATARU_GUEST_IOPL=3 (see cpu.c). */
+/* RFLAGS for guest code: IF=0, IOPL=0 (see cpu.c). */
 uint64_t ataru_cpu_rflags(void);
 
 /* Puts a vCPU at CPL3 at rip with rsp, all other registers zero. */
