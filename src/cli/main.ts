@@ -3,8 +3,11 @@
  * commands/ and registers itself on the program; this file only wires them.
  * Verbs are a stable interface: extend, never rename.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { AtaruError } from '../errors.js';
+import { packageRoot } from '../runtime/paths.js';
 import { registerBuild } from './commands/build.js';
 import { registerRun } from './commands/run.js';
 import { registerCheck, registerConvert } from './commands/check.js';
@@ -12,11 +15,16 @@ import { registerServe } from './commands/serve.js';
 import { registerClientCommands } from './commands/client.js';
 import { registerNew } from './commands/new.js';
 
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 export function makeProgram(): Command {
   const program = new Command();
   program
     .name('ataru')
     .description('Ataru: native functions as DAG apps in KVM micro-VMs with no guest OS')
+    .version(packageVersion())
     .showHelpAfterError()
     .exitOverride();
   registerBuild(program);
