@@ -10,8 +10,8 @@
  * A binary struct is told from text by a NUL in its first 128 bytes (see
  * definition.ts).
  */
-import { createServer, type Socket } from 'node:net';
-import { isLoopbackHost, type ServerConfig } from '../config.js';
+import { createServer, isIPv4, type Socket } from 'node:net';
+import type { ServerConfig } from '../config.js';
 import { AtaruError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BINARY_SIZE } from '../app/index.js';
@@ -39,7 +39,7 @@ export function startControlPort(deps: ControlPortDeps, port: number): Promise<C
   const server = createServer({ allowHalfOpen: true }, (s) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
-    handle(s, deps);
+    handleControlConnection(s, deps);
   });
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
@@ -58,7 +58,20 @@ export function startControlPort(deps: ControlPortDeps, port: number): Promise<C
   });
 }
 
-function handle(socket: Socket, deps: ControlPortDeps): void {
+/**
+ * Whether a socket's remoteAddress is loopback: 127.0.0.0/8, ::1, or an IPv4
+ * loopback address mapped into IPv6 (how a dual-stack listener reports IPv4
+ * peers).
+ */
+export function isLoopbackPeer(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.toLowerCase().startsWith('::ffff:') ? address.slice(7) : address;
+  if (isIPv4(v4)) return v4.startsWith('127.');
+  return address === '::1';
+}
+
+/** Serves one control connection (exported for tests). */
+export function handleControlConnection(socket: Socket, deps: ControlPortDeps): void {
   const { config, log } = deps;
   const peer = `${socket.remoteAddress}:${socket.remotePort}`;
   const chunks: Buffer[] = [];
@@ -77,8 +90,12 @@ function handle(socket: Socket, deps: ControlPortDeps): void {
   };
 
   socket.on('error', (e) => log.debug({ peer, err: e.message }, 'control connection error'));
-  if (!config.allowRemoteDeploy && !isLoopbackHost(socket.remoteAddress ?? '')) {
+  if (!config.allowRemoteDeploy && !isLoopbackPeer(socket.remoteAddress)) {
     fail(new AtaruError('FORBIDDEN', `deploys from ${socket.remoteAddress} are refused: start the server with --allow-remote-deploy`));
+    // Nothing else reads this socket: drain it so the peer's half-close ends
+    // it (allowHalfOpen), and drop a peer that never sends one.
+    socket.resume();
+    socket.setTimeout(config.controlTimeoutMs, () => socket.destroy());
     return;
   }
   socket.setTimeout(config.controlTimeoutMs, () =>

@@ -46,6 +46,9 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
   });
 
   try {
+    // Before any deploy can arrive: a crash between a row's update and the
+    // unlink of its old blobs leaves files nothing references.
+    store.sweepBlobs();
     if (config.controlPort !== null) {
       control = await startControlPort({ config, registry, store, log }, config.controlPort);
       ports.control = control.port;

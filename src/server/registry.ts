@@ -3,7 +3,8 @@
  * A deploy either completes (app loaded, data port open, row saved) or leaves
  * nothing behind. A redeploy loads the new version first, then swaps it in
  * (live-app.ts); requests in flight finish on the old version, which is then
- * closed.
+ * closed. Once a removed or replaced version is closed, blobs nothing uses
+ * any more are deleted (Store.sweepBlobs).
  */
 import type { BlockList } from 'node:net';
 import type { AppDefinition } from '../app/model.js';
@@ -37,6 +38,12 @@ export class AppRegistry {
   private readonly apps = new Map<string, DeployedApp>();
   private queue: Promise<unknown> = Promise.resolve();
   private closing = false;
+  /**
+   * Blob maps of deploys under way and of loaded versions, until closed: the
+   * sweep keeps these files. Callers store the blobs and call deploy() in the
+   * same synchronous run, so no sweep falls between the two.
+   */
+  private readonly inUse = new Set<Record<string, string>>();
 
   constructor(private readonly deps: RegistryDeps) {}
 
@@ -57,7 +64,12 @@ export class AppRegistry {
 
   /** Deploys or atomically replaces `def.name`; `port` overrides conn_port (restore). */
   deploy(def: AppDefinition, blobs: Record<string, string>, port?: number): Promise<DeployedApp> {
-    return this.serial(() => this.deployNow(def, blobs, port ?? def.conn_port));
+    // A copy: its identity is this deploy's entry in inUse.
+    const own = { ...blobs };
+    this.inUse.add(own);
+    const run = this.serial(() => this.deployNow(def, own, port ?? def.conn_port));
+    run.catch(() => this.release(own));
+    return run;
   }
 
   remove(name: string): Promise<void> {
@@ -67,6 +79,7 @@ export class AppRegistry {
       this.deps.store.remove(name);
       await app.dataPort.close(true);
       await app.current.handle.close();
+      this.release(app.current.blobs);
       this.deps.log.info({ app: name }, 'app removed');
     });
   }
@@ -91,6 +104,19 @@ export class AppRegistry {
       await Promise.all(apps.map((a) => a.dataPort.close(true)));
       await Promise.all(apps.map((a) => a.current.handle.close()));
     });
+  }
+
+  /** A version is closed (or its deploy failed): delete the blobs nothing uses now. */
+  private release(blobs: Record<string, string>): void {
+    this.inUse.delete(blobs);
+    if (this.closing) return; // the store closes right after the registry
+    try {
+      const deleted = this.deps.store.sweepBlobs([...this.inUse].flatMap((b) => Object.values(b)));
+      if (deleted > 0) this.deps.log.debug({ deleted }, 'unreferenced blobs deleted');
+    } catch (e) {
+      // Only disk space is at stake; the next sweep retries.
+      this.deps.log.warn({ err: (e as Error).message }, 'blob sweep failed');
+    }
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -182,6 +208,7 @@ export class AppRegistry {
       // A moved port: its connections finish their in-flight requests and end.
       if (dataPort) await oldPort.close(true);
       await old.handle.close();
+      this.release(old.blobs);
     })().catch((e) => appLog.error({ err: (e as Error).message }, 'closing the replaced version failed'));
     return existing;
   }

@@ -3,9 +3,10 @@
  * function binaries content-addressed under <data>/blobs/<sha256>. An app's
  * function refs map to blobs, so editing or deleting the source files later
  * never changes a deployed app, and every app comes back after a restart.
+ * Blobs no app references any more are deleted by sweepBlobs().
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AppDefinition } from '../app/model.js';
@@ -66,6 +67,29 @@ export class Store {
   blobPath(sha: string): string {
     if (!/^[0-9a-f]{64}$/.test(sha)) throw new AtaruError('INTERNAL', `not a blob hash: ${sha}`);
     return join(this.blobDir, sha);
+  }
+
+  /**
+   * Deletes every file under blobs/ that no stored app references and `keep`
+   * does not name; returns how many. `keep` is for binaries the process still
+   * needs without a row: deploys under way, and replaced or removed versions
+   * not closed yet (a failed VM instance is recreated from its ELF file, so a
+   * loaded version needs its files until it is closed). Leftover .tmp files
+   * of an interrupted putBlob go too: putBlob and this run synchronously, so
+   * none is mid-write here.
+   */
+  sweepBlobs(keep: Iterable<string> = []): number {
+    const live = new Set(keep);
+    for (const r of this.db.prepare('SELECT blobs FROM apps').all() as { blobs: string }[]) {
+      for (const sha of Object.values(JSON.parse(r.blobs) as Record<string, string>)) live.add(sha);
+    }
+    let deleted = 0;
+    for (const e of readdirSync(this.blobDir, { withFileTypes: true })) {
+      if (!e.isFile() || live.has(e.name)) continue;
+      rmSync(join(this.blobDir, e.name), { force: true });
+      deleted++;
+    }
+    return deleted;
   }
 
   list(): StoredApp[] {
