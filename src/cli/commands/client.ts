@@ -134,12 +134,13 @@ export function registerClientCommands(program: Command): void {
       process.stdout.write(output);
       return;
     }
-    if (extname(f.out).toLowerCase() === '.png' && msgLen === IMAGE_MSG_LEN) {
+    const asPicture = extname(f.out).toLowerCase() === '.png' && msgLen === IMAGE_MSG_LEN;
+    if (asPicture) {
       const { grayToPng, GRAY_SIDE } = await import('../../image.js');
       writeFileSync(f.out, grayToPng(output, GRAY_SIDE, GRAY_SIDE));
     } else writeFileSync(f.out, output);
     if (f.json) print(f, { out: f.out, bytes: output.length }, '');
-    else process.stderr.write(`wrote ${output.length} bytes to ${f.out}\n`);
+    else process.stderr.write(`wrote the ${output.length}-byte output to ${f.out}${asPicture ? ' as a PNG picture' : ''}\n`);
   });
 
   common(
