@@ -164,20 +164,20 @@ static int load_images(struct ataru_instance *inst, const ataru_app_spec *s, str
   return rc;
 }
 
-static int create_vm(struct ataru_instance *inst, char *err, size_t errlen) {
-  inst->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (inst->kvm_fd < 0) return ataru_seterr(err, errlen, "/dev/kvm: %s", strerror(errno)), -1;
-  if (ioctl(inst->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+int ataru_vm_create(int *kvm_fd, int *vm_fd, int *dirty_manual, char *err, size_t errlen) {
+  *kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (*kvm_fd < 0) return ataru_seterr(err, errlen, "/dev/kvm: %s", strerror(errno)), -1;
+  if (ioctl(*kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
     return ataru_seterr(err, errlen, "unsupported KVM API version"), -1;
-  do inst->vm_fd = ioctl(inst->kvm_fd, KVM_CREATE_VM, 0);
-  while (inst->vm_fd < 0 && errno == EINTR);
-  if (inst->vm_fd < 0) return ataru_seterr(err, errlen, "KVM_CREATE_VM: %s", strerror(errno)), -1;
+  do *vm_fd = ioctl(*kvm_fd, KVM_CREATE_VM, 0);
+  while (*vm_fd < 0 && errno == EINTR);
+  if (*vm_fd < 0) return ataru_seterr(err, errlen, "KVM_CREATE_VM: %s", strerror(errno)), -1;
   /* Intel without unrestricted guest wants a TSS area for real mode; we
    * never use real mode, and other platforms ignore or lack it. */
-  ioctl(inst->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
+  ioctl(*vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
   /* The guest's TSC rate (its rdtsc timings and idle spin); the VM-level
    * query needs KVM_CAP_VM_TSC_CONTROL, else ataru_tsc_hz() calibrates. */
-  int khz = ioctl(inst->vm_fd, KVM_GET_TSC_KHZ, 0);
+  int khz = ioctl(*vm_fd, KVM_GET_TSC_KHZ, 0);
   if (khz > 0) ataru_tsc_set_khz((uint64_t)khz);
   /* Manual dirty-log protection lets the reset leave pages that every
    * request writes unprotected (reset.c); without it, every page is
@@ -185,7 +185,7 @@ static int create_vm(struct ataru_instance *inst, char *err, size_t errlen) {
    * to be restored. */
   struct kvm_enable_cap cap = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
                                .args = {KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE}};
-  inst->dirty_manual = ioctl(inst->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
+  *dirty_manual = ioctl(*vm_fd, KVM_ENABLE_CAP, &cap) == 0;
   return 0;
 }
 
@@ -266,7 +266,10 @@ ataru_instance *ataru_instance_create(const ataru_app_spec *spec, char *err, siz
     ataru_seterr(err, errlen, "out of memory");
     goto fail;
   }
-  if (create_vm(inst, err, errlen) < 0 || build_config(inst, spec, cfg, err, errlen) < 0) goto fail;
+  if ((!ataru_spare_take(inst) &&
+       ataru_vm_create(&inst->kvm_fd, &inst->vm_fd, &inst->dirty_manual, err, errlen) < 0) ||
+      build_config(inst, spec, cfg, err, errlen) < 0)
+    goto fail;
   uint64_t stacks = (uint64_t)spec->vcpus * ATARU_STACK_SLOT;
   inst->mem = ataru_mem_create(inst->shm_size + stacks + IMAGE_RESERVE, err, errlen);
   if (!inst->mem || ataru_vcpus_start(inst, err, errlen) < 0 || map_areas(inst, spec, err, errlen) < 0 ||
@@ -529,6 +532,11 @@ static void serve_request(struct ataru_instance *inst, struct job *job) {
 void ataru_instance_serve(struct ataru_instance *inst, struct job *job) {
   if (job->kind == JOB_REQUEST) {
     serve_request(inst, job);
+    /* The next instance's VM is built now, off the latency path (spare.c). */
+    if (!inst->spare_refilled) {
+      inst->spare_refilled = 1;
+      ataru_spare_refill();
+    }
     return;
   }
   job->floor->rc = ataru_vcpu0_exit_floor(inst, job->floor->n, &job->floor->median_ns);

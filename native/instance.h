@@ -129,9 +129,19 @@ struct ataru_instance {
   uint8_t *outbuf;               /* concatenated sink outputs */
   struct ataru_result result;
   int test_break_idt;
+  int spare_refilled;            /* asked for the next spare (first request) */
 };
 
 /* vcpu.c */
+/* Creates vCPU v->index in vm_fd, maps its kvm_run, sets CPUID, XCR0, MSRs
+ * and the CPL3 segment state (into v->sregs). On the thread that will run it. */
+int ataru_vcpu_create(struct ataru_vcpu *v, int kvm_fd, int vm_fd, uint64_t cr3, char *err,
+                      size_t errlen);
+/* For a thread that will run a vCPU: the kick handler, signal mask. */
+void ataru_vcpu_thread_init(void);
+/* The rest of vCPU 0's thread, for a vCPU already created (a spare's),
+ * once v->inst and the vCPU fields are filled in. */
+void *ataru_vcpu0_adopt(struct ataru_vcpu *v);
 /* Starts the vCPU threads as soon as the VM and the page-table root exist:
  * they create and set up their vCPUs while create() loads the images. */
 int ataru_vcpus_start(struct ataru_instance *inst, char *err, size_t errlen);
@@ -156,6 +166,16 @@ void ataru_workers_wake(struct ataru_instance *inst, uint32_t n);
 void ataru_workers_wait(struct ataru_instance *inst, uint64_t wait_ns);
 /* Bare exit round trips on vCPU 0 (ataru_instance_exit_floor). */
 int ataru_vcpu0_exit_floor(struct ataru_instance *inst, uint32_t n, uint64_t *median_ns);
+
+/* instance.c: KVM_CREATE_VM and the VM-level setup */
+int ataru_vm_create(int *kvm_fd, int *vm_fd, int *dirty_manual, char *err, size_t errlen);
+
+/* spare.c: a VM built ahead for the next instance (cold start). Returns 1
+ * when inst took it: kvm_fd, vm_fd, dirty_manual and vCPU 0 (its thread
+ * started) are filled in. */
+int ataru_spare_take(struct ataru_instance *inst);
+/* Starts building a spare in the background if there is none. */
+void ataru_spare_refill(void);
 
 /* fault.c */
 void ataru_fault_from_record(struct ataru_instance *inst, uint32_t vcpu,

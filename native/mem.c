@@ -73,7 +73,7 @@ ataru_mem *ataru_mem_create(uint64_t max_bytes, char *err, size_t errlen) {
     free(m);
     return NULL;
   }
-  m->next = ATARU_PAGE_SIZE; /* keep guest-physical page 0 unused */
+  m->next = ATARU_MEM_CR3; /* keep guest-physical page 0 unused */
   m->cr3 = alloc_phys(m, ATARU_PAGE_SIZE);
   return m;
 }

@@ -47,6 +47,9 @@ void ataru_mem_mark_writable(ataru_mem *m, uint8_t *flags, uint64_t npages);
 
 /* The guest-physical arena: its host address, size in use, and the
  * guest-physical address of the top-level page table (CR3). */
+/* CR3 is the same in every arena (guest-physical page 1): a spare vCPU is
+ * set up before its VM's memory exists (spare.c). */
+#define ATARU_MEM_CR3 0x1000ull
 void *ataru_mem_arena(ataru_mem *m);
 uint64_t ataru_mem_used(ataru_mem *m);
 uint64_t ataru_mem_cr3(ataru_mem *m);

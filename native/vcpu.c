@@ -201,14 +201,14 @@ static enum step run_step(struct ataru_vcpu *v, struct failure *f) {
   }
 }
 
-static int vcpu_init(struct ataru_vcpu *v, char *err, size_t errlen) {
-  struct ataru_instance *inst = v->inst;
-  v->fd = ioctl(inst->vm_fd, KVM_CREATE_VCPU, (unsigned long)v->index);
+int ataru_vcpu_create(struct ataru_vcpu *v, int kvm_fd, int vm_fd, uint64_t cr3, char *err,
+                      size_t errlen) {
+  v->fd = ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)v->index);
   if (v->fd < 0) {
     ataru_seterr(err, errlen, "KVM_CREATE_VCPU %u: %s", v->index, strerror(errno));
     return -1;
   }
-  int size = ioctl(inst->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+  int size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
   if (size <= 0) {
     ataru_seterr(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
     return -1;
@@ -220,16 +220,21 @@ static int vcpu_init(struct ataru_vcpu *v, char *err, size_t errlen) {
     ataru_seterr(err, errlen, "mmap of kvm_run: %s", strerror(errno));
     return -1;
   }
-  int sync = ioctl(inst->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+  int sync = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
   if (sync > 0 && (sync & KVM_SYNC_X86_REGS)) {
     v->sync_regs = 1;
     v->sync_all = (sync & SYNC_ALL) == SYNC_ALL;
     v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
   }
-  if (ataru_cpu_setup(v->fd, v->index, ataru_mem_cr3(inst->mem), &v->sregs, err, errlen) < 0)
+  if (ataru_cpu_setup(v->fd, v->index, cr3, &v->sregs, err, errlen) < 0)
     return -1;
   v->needs_enter = 1; /* the entry is known once everything is loaded */
   return 0;
+}
+
+static int vcpu_init(struct ataru_vcpu *v, char *err, size_t errlen) {
+  struct ataru_instance *inst = v->inst;
+  return ataru_vcpu_create(v, inst->kvm_fd, inst->vm_fd, ataru_mem_cr3(inst->mem), err, errlen);
 }
 
 static void report_startup(struct ataru_instance *inst, int ok, const char *err) {
@@ -467,15 +472,12 @@ int ataru_vcpu0_exit_floor(struct ataru_instance *inst, uint32_t n, uint64_t *me
   return rc;
 }
 
-static void *vcpu0_main(void *arg) {
-  struct ataru_vcpu *v = arg;
+/* vCPU 0's thread once its vCPU is set up (ok) or failed to be (err). */
+static void *vcpu0_serve(struct ataru_vcpu *v, int ok, char *err, size_t errlen) {
   struct ataru_instance *inst = v->inst;
-  char err[256] = "";
-  block_other_signals();
-  int ok = vcpu_init(v, err, sizeof err) == 0;
   if (ok && create_timer(inst) < 0) {
     ok = 0;
-    snprintf(err, sizeof err, "timer_create: %s", strerror(errno));
+    snprintf(err, errlen, "timer_create: %s", strerror(errno));
   }
   report_startup(inst, ok, err);
   if (!ok) return NULL;
@@ -524,6 +526,25 @@ static void *vcpu0_main(void *arg) {
   timer_delete(inst->timer);
   inst->has_timer = 0;
   return NULL;
+}
+
+static void *vcpu0_main(void *arg) {
+  struct ataru_vcpu *v = arg;
+  char err[256] = "";
+  block_other_signals();
+  int ok = vcpu_init(v, err, sizeof err) == 0;
+  return vcpu0_serve(v, ok, err, sizeof err);
+}
+
+void *ataru_vcpu0_adopt(struct ataru_vcpu *v) {
+  char err[256] = "";
+  return vcpu0_serve(v, 1, err, sizeof err);
+}
+
+void ataru_vcpu_thread_init(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, install_handler);
+  block_other_signals();
 }
 
 static void *worker_main(void *arg) {
@@ -593,6 +614,7 @@ int ataru_vcpus_start(struct ataru_instance *inst, char *err, size_t errlen) {
   start_apart(&attr);
   for (uint32_t i = 0; i < inst->num_vcpus; i++) {
     struct ataru_vcpu *v = &inst->vcpu[i];
+    if (v->thread_started) continue; /* vCPU 0 of a spare VM (spare.c) */
     v->inst = inst;
     v->index = i;
     v->fd = -1;
