@@ -35,6 +35,15 @@ static inline uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The last function log line (spec.log_fn = on_log) and its node. */
+__attribute__((unused)) static char logged[256];
+__attribute__((unused)) static uint32_t logged_node = 99;
+__attribute__((unused)) static void on_log(void *ctx, uint32_t node, const char *msg, size_t len) {
+  (void)ctx;
+  logged_node = node;
+  snprintf(logged, sizeof logged, "%.*s", (int)len, msg);
+}
+
 /* An app of n nodes (nodes[k].path set; names default to the path). */
 static ataru_instance *make_app_nodes(uint32_t n, ataru_node_spec *nodes, uint32_t nedges,
                                       const uint16_t *edges, uint32_t vcpus, int keep_state,

@@ -160,14 +160,6 @@ static void keep_state_fault(void) {
   ataru_instance_destroy(inst);
 }
 
-static char logged[256];
-static uint32_t logged_node = 99;
-static void on_log(void *ctx, uint32_t node, const char *msg, size_t len) {
-  (void)ctx;
-  logged_node = node;
-  snprintf(logged, sizeof logged, "%.*s", (int)len, msg);
-}
-
 static void logs(void) {
   ataru_node_spec n[2];
   memset(n, 0, sizeof n);

@@ -131,14 +131,6 @@ static void timeout_on_worker(void) {
   ataru_instance_destroy(inst);
 }
 
-static char logged[256];
-static uint32_t logged_node = 99;
-static void on_log(void *ctx, uint32_t node, const char *msg, size_t len) {
-  (void)ctx;
-  logged_node = node;
-  snprintf(logged, sizeof logged, "%.*s", (int)len, msg);
-}
-
 /* A log from a worker vCPU: vCPU 0 takes node 0 at once, the worker (once
  * history wakes it) node 1, the logger. The SDK finds its vCPU's log slot
  * from its stack. */
