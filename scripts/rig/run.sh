@@ -47,7 +47,7 @@ trap '[[ -n ${ATARU_RIG_KEEP:-} ]] || rm -rf "$work"' EXIT
 st="$work/root"
 mkdir -p "$st"/{bin,dev,proc,sys,tmp,modules,work}
 cp "$RIG/busybox" "$st/bin/busybox"
-cp "$RIG"/modules/*.ko "$st/modules/"
+for m in irqbypass kvm ccp kvm-amd; do cp "$RIG/modules/$m.ko" "$st/modules/"; done
 cp "$bin" "$st/work/.rig-binary"
 chmod +x "$st/work/.rig-binary"
 for f in "${files[@]}"; do

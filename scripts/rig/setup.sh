@@ -6,19 +6,27 @@
 # Idempotent and cached: everything lands in .rig/ (gitignored); a rerun
 # with .rig/ populated needs no network. Prints the rig folder on success.
 #   .rig/vmlinuz                  the kernel
-#   .rig/modules/*.ko             irqbypass, kvm, ccp, kvm-amd (uncompressed)
+#   .rig/modules/*.ko             uncompressed modules, in load order (MODULES):
+#                                 virtio + 9p for the host share (vm.sh),
+#                                 kvm + kvm-amd, veth + bridge for network tests
 #   .rig/busybox                  static busybox for the initramfs
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RIG="${ATARU_RIG_DIR:-$ROOT/.rig}"
-MODULES=(irqbypass kvm ccp kvm-amd)
+# Load order matters (each after what it depends on); vm.sh and run.sh read
+# .rig/modules/order.
+MODULES=(virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
+         netfs fscache 9pnet 9pnet_virtio 9p
+         irqbypass kvm ccp kvm-amd
+         veth llc stp bridge)
 mkdir -p "$RIG/debs" "$RIG/modules"
 
 have_all() {
   [[ -s "$RIG/vmlinuz" && -x "$RIG/busybox" ]] || return 1
   local m
   for m in "${MODULES[@]}"; do [[ -s "$RIG/modules/$m.ko" ]] || return 1; done
+  [[ -s "$RIG/modules/order" ]] || return 1
   command -v qemu-system-x86_64 >/dev/null && command -v cpio >/dev/null
 }
 if have_all; then echo "$RIG"; exit 0; fi
@@ -94,5 +102,6 @@ chmod +x "$RIG/busybox"
 # The extracted trees (~400 MB) are not needed once the pieces are copied;
 # the .debs stay as the offline cache.
 rm -rf "$x" "$bx"
+printf '%s\n' "${MODULES[@]}" >"$RIG/modules/order"
 have_all || { echo "setup.sh: rig incomplete in $RIG" >&2; exit 1; }
 echo "$RIG"

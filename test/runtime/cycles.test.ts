@@ -7,6 +7,7 @@ import { native } from '../../src/runtime/native.js';
 import { Sandbox } from '../../src/runtime/sandbox.js';
 import { buildSpec } from '../../src/runtime/spec.js';
 import { kvmOptions } from '../helpers/kvm.js';
+import { scaled } from '../helpers/scale.js';
 import { appDef, fixture, resolveOpts, u64 } from './helpers.js';
 
 setFlagsFromString('--expose-gc');
@@ -14,8 +15,11 @@ const gc = runInNewContext('gc') as () => void;
 
 const openFds = () => readdirSync('/proc/self/fd').length;
 
+// 10,000 cycles natively; fewer in the emulated machine (ATARU_TEST_SCALE).
+const CYCLES = scaled(10_000, 1_000);
+
 describe('load/close cycles', kvmOptions(), () => {
-  test('10,000 sandbox load/call/close cycles leak no fds and no memory', async (t) => {
+  test(`${CYCLES} sandbox load/call/close cycles leak no fds and no memory`, async (t) => {
     const elf = fixture('counter');
     const cycle = async () => {
       const sb = await Sandbox.load(elf);
@@ -34,12 +38,12 @@ describe('load/close cycles', kvmOptions(), () => {
     const chain = async (n: number) => {
       for (let i = 0; i < n; i++) await cycle();
     };
-    await Promise.all([chain(5000), chain(5000)]);
+    await Promise.all([chain(CYCLES / 2), chain(CYCLES / 2)]);
     const seconds = (performance.now() - t0) / 1000;
     gc();
     const fds1 = openFds();
     const rss1 = process.memoryUsage().rss;
-    t.diagnostic(`10,000 cycles in ${seconds.toFixed(1)} s; fds ${fds0} -> ${fds1}; RSS ${(rss0 / 2 ** 20).toFixed(1)} -> ${(rss1 / 2 ** 20).toFixed(1)} MiB`);
+    t.diagnostic(`${CYCLES} cycles in ${seconds.toFixed(1)} s; fds ${fds0} -> ${fds1}; RSS ${(rss0 / 2 ** 20).toFixed(1)} -> ${(rss1 / 2 ** 20).toFixed(1)} MiB`);
     assert.ok(fds1 <= fds0, `fds grew from ${fds0} to ${fds1}`);
     // malloc arenas of the short-lived vCPU threads move RSS by ~15 MiB in steps;
     // a leaked result message (4 KiB) or instance per cycle would add 40+ MiB.
