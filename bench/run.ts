@@ -9,6 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeContext, type BenchModule } from './lib.js';
+import { kvmGate } from './kvm-gate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const AREAS = ['core', 'server', 'sobel'];
@@ -45,6 +46,7 @@ function child(file: string, budgetMs: number): Promise<string> {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (!args.includes("--module")) kvmGate('npm run bench');
   const m = args.indexOf('--module');
   if (m >= 0) {
     const b = args.indexOf('--budget-ms');

@@ -117,7 +117,7 @@ function runFile(file: string, where: FileResult['where'], timeoutS: number, out
         child.kill('SIGKILL');
       }
     }, timeoutS * 1000);
-    child.on('close', (status) => {
+    child.on('close', (status, signal) => {
       clearTimeout(timer);
       const ms = Date.now() - t0;
       const counts = existsSync(tap) ? parseTap(readFileSync(tap, 'utf8')) : null;
@@ -136,7 +136,7 @@ function runFile(file: string, where: FileResult['where'], timeoutS: number, out
         status,
       };
       if (timedOut) r.problem = `timed out after ${timeoutS} s`;
-      else if (!counts) r.problem = `ended (status ${status}) without a test report`;
+      else if (!counts) r.problem = `ended (${signal ? `signal ${signal}` : `status ${status}`}) without a test report`;
       else if (status !== 0 && r.fail === 0 && r.cancelled === 0) r.problem = `exited with status ${status}`;
       done(r);
     });

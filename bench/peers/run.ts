@@ -19,6 +19,7 @@ import { markdownReport, workloadTable } from './report/markdown.js';
 import { summarize } from './report/summary.js';
 import { ALL_SYSTEMS, systemLabels } from './systems/index.js';
 import { workloads } from './workloads.js';
+import { kvmGate } from '../kvm-gate.js';
 
 function progressBar(): Progress {
   const bar = new cliProgress.SingleBar(
@@ -41,6 +42,7 @@ function progressBar(): Progress {
 async function main(): Promise<void> {
   process.env.ATARU_LOG_LEVEL ??= 'warn'; // before the runtime is imported: keep stdout for the tables
   const opts = parseOptions(process.argv.slice(2));
+  kvmGate('npm run bench:peers');
   if (opts.help) {
     console.log(USAGE);
     return;

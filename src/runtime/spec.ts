@@ -6,6 +6,7 @@
  */
 import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import type { AppDefinition } from '../app/model.js';
+import { kvmStatus } from './kvm.js';
 import { AtaruError } from '../errors.js';
 import { native, type ElfKind, type NativeAppSpec } from './native.js';
 import { runtimeElfPath } from './paths.js';
@@ -99,11 +100,8 @@ function checkElf(path: string, kind: ElfKind, where: { node?: number; field?: s
 
 /** The error for a failed ataru_instance_create. */
 export function createError(message: string, files: readonly string[]): AtaruError {
-  try {
-    accessSync('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
-  } catch {
-    return new AtaruError('KVM_UNAVAILABLE', `/dev/kvm is not usable: ${message}`);
-  }
+  const kvm = kvmStatus();
+  if (!kvm.usable) return new AtaruError('KVM_UNAVAILABLE', kvm.message);
   // The loader names the file in every rejection (native/loader.h).
   const file = files.find((f) => message.includes(f));
   return file ? new AtaruError('BAD_ELF', message, { file }) : new AtaruError('INTERNAL', message);

@@ -21,6 +21,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { LIMITS } from '../app/model.js';
 import type { ServerConfig } from '../config.js';
 import { AtaruError, httpStatusOf } from '../errors.js';
+import { kvmStatus } from '../runtime/kvm.js';
 import type { Logger } from '../log.js';
 import { parseForServer } from './definition.js';
 import { storeFromUploads } from './functions.js';
@@ -132,10 +133,14 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     reply.code(500).send(asAtaruError(err).toJSON());
   });
 
-  app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: { type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' } } } } } }, async () => ({
-    status: 'ok',
-    apps: registry.list().length,
-  }));
+  app.get('/healthz', { schema: { summary: 'Liveness, and whether KVM is usable here', response: { 200: { type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' }, kvm: { type: 'object', properties: { usable: { type: 'boolean' }, code: { type: 'string' }, message: { type: 'string' } } } } } } } }, async () => {
+    const kvm = kvmStatus();
+    return {
+      status: 'ok',
+      apps: registry.list().length,
+      kvm: { usable: kvm.usable, ...(kvm.code ? { code: kvm.code } : {}), message: kvm.message },
+    };
+  });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

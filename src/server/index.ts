@@ -14,6 +14,7 @@ import { storeFromRoots } from './functions.js';
 import { AppRegistry, type DeployedApp } from './registry.js';
 import { makeAllowList } from './result-target.js';
 import { Store } from './store.js';
+import { kvmStatus } from '../runtime/kvm.js';
 
 export interface RunningServer {
   readonly config: ServerConfig;
@@ -67,6 +68,10 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
     throw e;
   }
   log.info({ host: config.host, controlPort: ports.control, httpPort: ports.http, dataDir: config.dataDir, apps: registry.list().length }, 'listening');
+  // Without KVM the server still answers (definitions can be checked, the API
+  // listed), but no app can run: say so once, loudly, at start.
+  const kvm = kvmStatus();
+  if (!kvm.usable) log.warn({ kvm: kvm.code }, `KVM is not usable: ${kvm.message}`);
 
   let closing: Promise<void> | undefined;
   return {

@@ -228,7 +228,11 @@ describe('apps: state', kvmOptions(), () => {
 });
 
 describe('apps: pool and queue', kvmOptions(), () => {
-  test('10,000 requests through one app, every reply checked', async () => {
+  // Known bug (docs/testing.md, "Known problems"): under load on kvm_amd (the emulated KVM machine) a
+  // request sometimes ends in a triple fault. Marked todo there only, so it
+  // still runs and reports; everywhere else it must pass.
+  const knownKvmAmdBug = process.env.ATARU_IN_VM ? { todo: 'known bug: intermittent triple fault under load on kvm_amd (docs/testing.md)' } : {};
+  test('10,000 requests through one app, every reply checked', knownKvmAmdBug, async () => {
     const def = appDef(
       'many',
       [
