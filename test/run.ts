@@ -231,9 +231,11 @@ async function main() {
 
   if (path === 'direct') {
     notes.push(
-      usable
-        ? `KVM tests ran directly on this machine's /dev/kvm`
-        : kvmFiles.length
+      kvmFiles.length === 0
+        ? 'no KVM test files selected'
+        : usable
+          ? `KVM tests ran directly on this machine's /dev/kvm`
+          : kvmFiles.length
           ? `/dev/kvm is not usable here: KVM tests ${required ? 'fail' : 'skip'} (ATARU_TEST_KVM=direct)`
           : 'no KVM test files selected',
     );

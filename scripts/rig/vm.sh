@@ -7,7 +7,8 @@
 #
 #   scripts/rig/vm.sh [--timeout S] [--name WHAT] [--out FILE] -- command [args...]
 #
-# The command's stdout and stderr are streamed to this script's stdout as the
+# The machine's TMPDIR is a tmpfs of its own (in the run folder, gone with
+# it). The command's stdout and stderr are streamed to this script's stdout as the
 # command runs (and kept in FILE with --out). Exit status: the command's; 124
 # when it ran longer than --timeout seconds (default ATARU_VM_TIMEOUT or 1800),
 # with a message naming WHAT; 125 when the machine failed before the command
@@ -60,6 +61,7 @@ trap 'exit 130' INT TERM
   # The caller's environment, less what belongs to this shell.
   export -p | grep -Ev '^declare -x (PWD|OLDPWD|SHLVL|_|TERM|TMUX|TMUX_PANE|SSH_[A-Z_]*)=' || true
   echo 'export ATARU_IN_VM=1 ATARU_GUEST_TSS_TYPE=9'
+  printf 'export TMPDIR=%q\n' "$work/tmp"
   echo ': "${ATARU_TEST_SCALE:=emulated}"; export ATARU_TEST_SCALE'
   printf 'cd %q || exit 126\n' "$PWD"
   printf '%q ' "$@"
@@ -92,6 +94,11 @@ mount -o bind /dev /host/dev
 mkdir -p /host/dev/shm /host/dev/pts
 mount -t tmpfs -o mode=1777 shm /host/dev/shm
 mount -t devpts devpts /host/dev/pts
+# A temp folder of the machine's own: the host may write its /tmp (tsx's
+# transform cache among it) while the machine runs, and the 9p cache would
+# not see those writes; unix sockets work on tmpfs, not over 9p.
+mkdir -p $(printf '%q' "/host$work/tmp")
+mount -t tmpfs -o mode=1777 vmtmp $(printf '%q' "/host$work/tmp")
 ip link set lo up
 echo ATARU_VM_START
 chroot /host /bin/bash $(printf '%q' "$work/cmd.sh") >>$(printf '%q' "/host$work/out") 2>&1 </dev/null
