@@ -255,7 +255,7 @@ async function main() {
     return summarise(results, files, Date.now() - t0, notes);
   }
   rigProblem = null;
-  notes.push(`/dev/kvm is not usable here: ${kvmFiles.length} KVM test files ran in the hardware-style KVM machine (kvm_amd under QEMU, emulated)`);
+  notes.push(`${usable ? 'ATARU_TEST_KVM=vm' : '/dev/kvm is not usable here'}: ${kvmFiles.length} KVM test files ran in the hardware-style KVM machine (kvm_amd under QEMU, emulated)`);
 
   // The KVM files run in the machine while the rest runs here; the machine's
   // output is held until the files here are done, then streamed.
