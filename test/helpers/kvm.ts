@@ -2,19 +2,11 @@
  * KVM availability for tests. A test that needs KVM skips only when
  * /dev/kvm is absent and ATARU_REQUIRE_KVM is unset; CI sets
  * ATARU_REQUIRE_KVM=1, so there a missing /dev/kvm fails instead of skipping.
+ * test/run.ts sends every file that calls kvmOptions() to where KVM is.
  */
-import { accessSync, constants } from 'node:fs';
+import { kvmStatus } from '../../src/runtime/kvm.js';
 
-function kvmUsable(): boolean {
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export const hasKvm = kvmUsable();
+export const hasKvm = kvmStatus().usable;
 export const kvmRequired = !!process.env.ATARU_REQUIRE_KVM;
 
 /** Options for node:test's test()/describe(): { skip } when KVM tests may be skipped. */
@@ -22,4 +14,14 @@ export function kvmOptions(): { skip?: string } {
   if (hasKvm) return {};
   if (kvmRequired) throw new Error('ATARU_REQUIRE_KVM is set but /dev/kvm is not usable');
   return { skip: '/dev/kvm is not available' };
+}
+
+/**
+ * For load tests hit by the known kvm_amd bug (docs/testing.md, "Known
+ * problems": one request in ~10^4 ends in a triple fault in the emulated KVM
+ * machine): `todo` there only, so the test still runs and reports; everywhere
+ * else it must pass.
+ */
+export function knownKvmAmdLoadBug(): { todo?: string } {
+  return process.env.ATARU_IN_VM ? { todo: 'known bug: intermittent triple fault under load on kvm_amd (docs/testing.md)' } : {};
 }

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadApp } from '../../src/runtime/app.js';
-import { kvmOptions } from '../helpers/kvm.js';
+import { knownKvmAmdLoadBug, kvmOptions } from '../helpers/kvm.js';
 import {
   addN,
   appDef,
@@ -228,11 +228,7 @@ describe('apps: state', kvmOptions(), () => {
 });
 
 describe('apps: pool and queue', kvmOptions(), () => {
-  // Known bug (docs/testing.md, "Known problems"): under load on kvm_amd (the emulated KVM machine) a
-  // request sometimes ends in a triple fault. Marked todo there only, so it
-  // still runs and reports; everywhere else it must pass.
-  const knownKvmAmdBug = process.env.ATARU_IN_VM ? { todo: 'known bug: intermittent triple fault under load on kvm_amd (docs/testing.md)' } : {};
-  test('10,000 requests through one app, every reply checked', knownKvmAmdBug, async () => {
+  test('10,000 requests through one app, every reply checked', knownKvmAmdLoadBug(), async () => {
     const def = appDef(
       'many',
       [

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { native } from '../../src/runtime/native.js';
 import { DataClient, FrameReader } from '../../src/server/data-client.js';
-import { kvmOptions } from '../helpers/kvm.js';
+import { knownKvmAmdLoadBug, kvmOptions } from '../helpers/kvm.js';
 import { randomBytes } from '../helpers/random.js';
 import { addN, appDef, connectTo, readUntilClose, startTestServer, type TestServer } from './helpers.js';
 
@@ -37,11 +37,7 @@ describe('data port', kvmOptions(), () => {
   });
   after(() => srv.stop());
 
-  // The same known kvm_amd bug as test/runtime/app.test.ts (docs/testing.md,
-  // "Known problems"): in the emulated KVM machine one request in ~10^4 may
-  // fail with a triple fault. todo there only; it still runs and reports.
-  const knownKvmAmdBug = process.env.ATARU_IN_VM ? { todo: 'known bug: intermittent triple fault under load on kvm_amd (docs/testing.md)' } : {};
-  test('8 connections × 2,000 pipelined requests: exactly one correct reply each, in order', { ...knownKvmAmdBug, timeout: 60_000 }, async () => {
+  test('8 connections × 2,000 pipelined requests: exactly one correct reply each, in order', { ...knownKvmAmdLoadBug(), timeout: 60_000 }, async () => {
     const conns = 8;
     const perConn = 2000;
     const window = 16;
