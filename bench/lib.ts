@@ -8,7 +8,7 @@
  *   printTable(), and stays within ctx.budgetMs. bench/run.ts runs each
  *   module in its own process and kills it past the budget.
  */
-import { percentile } from '../src/server/load.js';
+import { percentile } from '../src/client/load.js';
 
 /** The one percentile definition (shared with `ataru send`). */
 export { percentile };

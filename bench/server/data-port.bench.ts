@@ -16,7 +16,7 @@ import { DEFAULTS, type AppDefinition } from '../../src/app/model.js';
 import type { AppHandle } from '../../src/runtime/types.js';
 import { startServer } from '../../src/server/index.js';
 import { frameHeader, okStatus } from '../../src/server/reply-frame.js';
-import { runLoad } from '../../src/server/load.js';
+import { runLoad } from '../../src/client/load.js';
 import { fixturesBuildDir as fixtures } from '../../test/fixtures/functions/fixtures.js';
 import { fmtRatio, fmtUs, percentile, printTable, timeEach, type BenchContext } from '../lib.js';
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DataClient } from '../../src/server/data-client.js';
+import { DataClient } from '../../src/client/data-client.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { randomBytes } from '../helpers/random.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { native } from '../../src/runtime/native.js';
-import { DataClient, FrameReader } from '../../src/server/data-client.js';
+import { DataClient, FrameReader } from '../../src/client/data-client.js';
 import { knownKvmAmdLoadBug, kvmOptions } from '../helpers/kvm.js';
 import { randomBytes } from '../helpers/random.js';
 import { addN, appDef, connectTo, readUntilClose, startTestServer, type TestServer } from './helpers.js';

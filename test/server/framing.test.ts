@@ -10,7 +10,7 @@ import { DEFAULTS, type AppDefinition } from '../../src/app/model.js';
 import { log } from '../../src/log.js';
 import type { AppHandle, RunResult } from '../../src/runtime/types.js';
 import { native } from '../../src/runtime/native.js';
-import { FrameReader, type Reply } from '../../src/server/data-client.js';
+import { FrameReader, type Reply } from '../../src/client/data-client.js';
 import { DataPort } from '../../src/server/data-port.js';
 import type { LiveApp } from '../../src/server/live-app.js';
 import { randomBytes } from '../helpers/random.js';

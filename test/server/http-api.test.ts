@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { encodeDefinition } from '../../src/app/index.js';
-import { ApiClient } from '../../src/server/api-client.js';
+import { ApiClient } from '../../src/client/api-client.js';
 import { functionKey } from '../../src/server/functions.js';
 import { AtaruError } from '../../src/errors.js';
 import { kvmOptions } from '../helpers/kvm.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { encodeDefinition } from '../../src/app/index.js';
 import { native } from '../../src/runtime/native.js';
-import { DataClient } from '../../src/server/data-client.js';
+import { DataClient } from '../../src/client/data-client.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { randomBytes } from '../helpers/random.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -13,7 +13,7 @@ import type { Workload } from '../workloads.js';
 import { ataruRuntime } from './ataru.js';
 import { latencyLoop, throughputLoop } from './loops.js';
 import type { Cell, PeerSystem } from './types.js';
-import type { DataClient } from '../../../src/server/data-client.js';
+import type { DataClient } from '../../../src/client/data-client.js';
 
 export const ataruE2eSystem: PeerSystem = {
   id: 'ataru-e2e',
@@ -26,7 +26,7 @@ export const ataruE2eSystem: PeerSystem = {
     if (typeof rt === 'string') return rt;
     try {
       await import('../../../src/server/index.js');
-      await import('../../../src/server/data-client.js');
+      await import('../../../src/client/data-client.js');
       return undefined;
     } catch (e) {
       return `the Ataru server is not available: ${(e as Error).message.split('\n')[0]}`;
@@ -34,7 +34,7 @@ export const ataruE2eSystem: PeerSystem = {
   },
   async open(w: Workload): Promise<Cell> {
     const { startServer } = await import('../../../src/server/index.js');
-    const { DataClient } = await import('../../../src/server/data-client.js');
+    const { DataClient } = await import('../../../src/client/data-client.js');
     const { okStatus } = await import('../../../src/server/reply-frame.js');
     const dataDir = mkdtempSync(join(tmpdir(), 'ataru-peers-'));
     const server = await startServer({ controlPort: null, httpPort: null, dataDir, functionRoots: [repoRoot] });

@@ -11,8 +11,8 @@ import { functionLabel } from '../../app/describe.js';
 import { DEFAULT_HOST, DEFAULT_HTTP_PORT } from '../../config.js';
 import { AtaruError } from '../../errors.js';
 import type { Summary } from '../../runtime/types.js';
-import { ApiClient, deployBodyFromFile, type AppDetail } from '../../server/api-client.js';
-import { percentile, runLoad } from '../../server/load.js';
+import { ApiClient, deployBodyFromFile, type AppDetail } from '../../client/api-client.js';
+import { percentile, runLoad } from '../../client/load.js';
 import { okStatus } from '../../server/reply-frame.js';
 import { readStdin } from '../args.js';
 

@@ -4,7 +4,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { AtaruError } from '../errors.js';
-import { FRAME_HEADER_BYTES } from './reply-frame.js';
+import { FRAME_HEADER_BYTES } from '../server/reply-frame.js';
 
 export interface Reply {
   status: number;

@@ -8,8 +8,8 @@ import { resolveFunctionPath } from '../app/index.js';
 import type { AppDefinition } from '../app/model.js';
 import { AtaruError, type ErrorCode, type ErrorLocation } from '../errors.js';
 import type { AppStats } from '../runtime/types.js';
-import { isBinaryForm, parseForServer } from './definition.js';
-import { functionKey, functionRefs } from './functions.js';
+import { isBinaryForm, parseForServer } from '../server/definition.js';
+import { functionKey, functionRefs } from '../server/functions.js';
 
 export interface AppSummary {
   name: string;
