@@ -127,6 +127,22 @@ enum ataru_status {
 #undef ATARU_X
 };
 
+/* Why an instance could not be created (host side: ataru_instance_create;
+ * TypeScript maps each to an error code, not by reading the message). */
+#define ATARU_CREATE_ERROR_LIST(X)                                        \
+  X(BAD_SPEC,        1, "the app spec is not valid")                      \
+  X(BAD_ELF,         2, "an image (runtime, exec[0], function, library) was rejected") \
+  X(KVM_UNAVAILABLE, 3, "/dev/kvm cannot be used")                        \
+  X(NO_RESOURCES,    4, "out of memory, file descriptors or threads")     \
+  X(INTERNAL,        5, "a KVM call failed unexpectedly")
+
+enum ataru_create_error {
+  ATARU_CREATE_OK = 0,
+#define ATARU_X(name, val, text) ATARU_CREATE_##name = val,
+  ATARU_CREATE_ERROR_LIST(ATARU_X)
+#undef ATARU_X
+};
+
 /* Node states in the mailbox. */
 #define ATARU_NODE_WAITING  0
 #define ATARU_NODE_RUNNING  1
@@ -207,7 +223,7 @@ struct ataru_mailbox {
 /* ------------------------------------------------------------------ */
 /* The fault record: written by the CPL0 fault stubs (system area) just */
 /* before `out FAULT`. Works on hardware KVM, where a triple fault      */
-/* resets the vCPU and loses RIP/CR2 (PLATFORM.md).                     */
+/* resets the vCPU and loses RIP/CR2 (docs/platform-differences.md).     */
 /* ------------------------------------------------------------------ */
 struct ataru_fault_record {
   uint64_t vector;

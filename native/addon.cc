@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <memory>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -325,14 +326,52 @@ struct OwnedSpec {
   ataru_app_spec spec{};
 };
 
-double NumberField(const Napi::Object &o, const char *key, double dflt) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
-}
+// The spec reader: every key is required (a missing or mistyped key is a
+// bug in the caller, not a default); `what` names the key in the error.
+struct SpecReader {
+  Napi::Env env;
+  std::string error;  // the first problem, empty when none
 
-std::string StringField(const Napi::Object &o, const char *key) {
-  Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+  double Number(const Napi::Object &o, const char *key, const std::string &where) {
+    Napi::Value v = o.Get(key);
+    if (!v.IsNumber()) {
+      Problem(where + key + " must be a number");
+      return 0;
+    }
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 9007199254740991.0)) Problem(where + key + " must be a non-negative integer");
+    return d;
+  }
+  std::string String(const Napi::Object &o, const char *key, const std::string &where) {
+    Napi::Value v = o.Get(key);
+    if (!v.IsString()) {
+      Problem(where + key + " must be a string");
+      return std::string();
+    }
+    return v.As<Napi::String>().Utf8Value();
+  }
+  bool Boolean(const Napi::Object &o, const char *key, const std::string &where) {
+    Napi::Value v = o.Get(key);
+    if (!v.IsBoolean()) {
+      Problem(where + key + " must be a boolean");
+      return false;
+    }
+    return v.As<Napi::Boolean>().Value();
+  }
+  void Problem(const std::string &what) {
+    if (error.empty()) error = "createInstance: spec." + what;
+  }
+};
+
+const char *CreateErrorName(uint32_t code) {
+  switch (code) {
+#define ATARU_X(name, val, text) \
+  case val:                      \
+    return #name;
+    ATARU_CREATE_ERROR_LIST(ATARU_X)
+#undef ATARU_X
+  }
+  return "INTERNAL";
 }
 
 class CreateWorker : public Napi::AsyncWorker {
@@ -342,9 +381,8 @@ class CreateWorker : public Napi::AsyncWorker {
   ~CreateWorker() override { delete spec_; }
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
-    char err[512] = "";
-    h_->inst = ataru_instance_create(&spec_->spec, err, sizeof err);
-    if (!h_->inst) SetError(err[0] ? err : "instance creation failed");
+    h_->inst = ataru_instance_create(&spec_->spec, &err_);
+    if (!h_->inst) SetError(err_.message[0] ? err_.message : "instance creation failed");
   }
   void OnOK() override {
     StopPoll(h_->data);
@@ -367,10 +405,16 @@ class CreateWorker : public Napi::AsyncWorker {
     StopPoll(h_->data);
     // No instance exists, so the core never calls log_fn for it again.
     PostFree(h_);
-    deferred_.Reject(e.Value());
+    // The kind of failure crosses as a code (ATARU_CREATE_*), never to be
+    // guessed from the message; file names the image being loaded.
+    Napi::Error err = e;
+    err.Set("code", Napi::String::New(Env(), CreateErrorName(err_.code)));
+    if (err_.file[0]) err.Set("file", Napi::String::New(Env(), err_.file));
+    deferred_.Reject(err.Value());
   }
 
  private:
+  ataru_error err_{};
   OwnedSpec *spec_;
   Handle *h_;
   Napi::Promise::Deferred deferred_;
@@ -379,6 +423,9 @@ class CreateWorker : public Napi::AsyncWorker {
 // createInstance({ runtimePath, sharedPath?, nodes: [{ name, path, inpOff,
 //   outOff, timeoutUs }], edges: number[] (from,to pairs), shmSize,
 //   stackSize, vcpus, timeoutUs, keepState, onLog?(node, text) }) -> Promise<handle>
+// Every key but sharedPath and onLog is required. A rejected create has
+// .code (BAD_SPEC, BAD_ELF, KVM_UNAVAILABLE, NO_RESOURCES, INTERNAL) and,
+// for BAD_ELF, .file.
 Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) return Fail(env, "createInstance: spec object expected");
@@ -389,46 +436,47 @@ Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
   uint32_t n = nodes.Length();
   if (n == 0 || n > ATARU_MAX_NODES) return Fail(env, "createInstance: bad number of nodes");
 
-  auto *s = new OwnedSpec();
-  s->runtime_path = StringField(o, "runtimePath");
-  s->shared_path = StringField(o, "sharedPath");
+  SpecReader rd{env, std::string()};
+  auto s = std::make_unique<OwnedSpec>();
+  s->runtime_path = rd.String(o, "runtimePath", "");
+  Napi::Value shared = o.Get("sharedPath");
+  if (!shared.IsUndefined() && !shared.IsNull()) s->shared_path = rd.String(o, "sharedPath", "");
   s->names.resize(n);
   s->paths.resize(n);
   s->nodes.resize(n);
   for (uint32_t k = 0; k < n; k++) {
     Napi::Value nv = nodes.Get(k);
-    if (!nv.IsObject()) {
-      delete s;
-      return Fail(env, "createInstance: spec.nodes[k] must be objects");
-    }
+    std::string where = "nodes[" + std::to_string(k) + "].";
+    if (!nv.IsObject()) return Fail(env, ("createInstance: spec." + where.substr(0, where.size() - 1) + " must be an object").c_str());
     Napi::Object no = nv.As<Napi::Object>();
-    s->names[k] = StringField(no, "name");
-    s->paths[k] = StringField(no, "path");
-    s->nodes[k].inp_off = static_cast<uint64_t>(NumberField(no, "inpOff", 0));
-    s->nodes[k].out_off = static_cast<uint64_t>(NumberField(no, "outOff", 0));
-    s->nodes[k].timeout_us = static_cast<uint64_t>(NumberField(no, "timeoutUs", 0));
+    s->names[k] = rd.String(no, "name", where);
+    s->paths[k] = rd.String(no, "path", where);
+    s->nodes[k].inp_off = static_cast<uint64_t>(rd.Number(no, "inpOff", where));
+    s->nodes[k].out_off = static_cast<uint64_t>(rd.Number(no, "outOff", where));
+    s->nodes[k].timeout_us = static_cast<uint64_t>(rd.Number(no, "timeoutUs", where));
   }
   for (uint32_t k = 0; k < n; k++) {  // after the vectors stopped growing
     s->nodes[k].name = s->names[k].c_str();
     s->nodes[k].path = s->paths[k].c_str();
   }
   Napi::Value edges_v = o.Get("edges");
-  if (edges_v.IsArray()) {
-    Napi::Array edges = edges_v.As<Napi::Array>();
-    if (edges.Length() % 2 != 0 || edges.Length() / 2 > ATARU_MAX_EDGES) {
-      delete s;
-      return Fail(env, "createInstance: spec.edges must hold (from, to) pairs");
-    }
-    for (uint32_t i = 0; i < edges.Length(); i++) {
-      Napi::Value e = edges.Get(i);
-      double v = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
-      if (!(v >= 0 && v < n)) {
-        delete s;
-        return Fail(env, "createInstance: edge endpoint out of range");
-      }
-      s->edges.push_back(static_cast<uint16_t>(v));
-    }
+  if (!edges_v.IsArray()) return Fail(env, "createInstance: spec.edges must be an array");
+  Napi::Array edges = edges_v.As<Napi::Array>();
+  if (edges.Length() % 2 != 0 || edges.Length() / 2 > ATARU_MAX_EDGES)
+    return Fail(env, "createInstance: spec.edges must hold (from, to) pairs");
+  for (uint32_t i = 0; i < edges.Length(); i++) {
+    Napi::Value e = edges.Get(i);
+    double v = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+    if (!(v >= 0 && v < n)) return Fail(env, "createInstance: edge endpoint out of range");
+    s->edges.push_back(static_cast<uint16_t>(v));
   }
+  ataru_app_spec &a = s->spec;
+  a.shm_size = static_cast<uint64_t>(rd.Number(o, "shmSize", ""));
+  a.stack_size = static_cast<uint64_t>(rd.Number(o, "stackSize", ""));
+  a.vcpus = static_cast<uint32_t>(rd.Number(o, "vcpus", ""));
+  a.timeout_us = static_cast<uint64_t>(rd.Number(o, "timeoutUs", ""));
+  a.keep_state = rd.Boolean(o, "keepState", "") ? 1 : 0;
+  if (!rd.error.empty()) return Fail(env, rd.error.c_str());
 
   auto *h = new Handle();
   h->data = env.GetInstanceData<AddonData>();
@@ -439,22 +487,16 @@ Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
   Napi::Value on_log = o.Get("onLog");
   if (on_log.IsFunction()) h->on_log = Napi::Persistent(on_log.As<Napi::Function>());
 
-  ataru_app_spec &a = s->spec;
   a.runtime_path = s->runtime_path.c_str();
   a.shared_path = s->shared_path.empty() ? nullptr : s->shared_path.c_str();
   a.num_nodes = n;
   a.nodes = s->nodes.data();
   a.num_edges = static_cast<uint32_t>(s->edges.size() / 2);
   a.edges = s->edges.data();
-  a.shm_size = static_cast<uint64_t>(NumberField(o, "shmSize", 0));
-  a.stack_size = static_cast<uint64_t>(NumberField(o, "stackSize", 0));
-  a.vcpus = static_cast<uint32_t>(NumberField(o, "vcpus", 1));
-  a.timeout_us = static_cast<uint64_t>(NumberField(o, "timeoutUs", 0));
-  a.keep_state = o.Get("keepState").ToBoolean().Value() ? 1 : 0;
   a.log_fn = OnLog;
   a.log_ctx = h;
 
-  auto *w = new CreateWorker(env, s, h);
+  auto *w = new CreateWorker(env, s.release(), h);
   Napi::Promise p = w->Promise();
   w->Queue();
   // A cold start is on someone's latency path: poll for its end too (kPollMaxNs).
@@ -497,6 +539,16 @@ bool WaitForResult(Msg *m, uint64_t t0) {
 }
 
 // run(handle, input, nodeIdOverride?: bigint) -> Promise<result>
+// Why submit refused a request (its status goes with it).
+const char *SubmitRefusal(int status) {
+  switch (status) {
+    case ATARU_STATUS_BUSY: return "instance busy";
+    case ATARU_STATUS_BAD_REQUEST: return "input larger than the shared region";
+    case ATARU_STATUS_CLOSED: return "the instance is being destroyed";
+    default: return "the instance is out of service: its memory reset failed";
+  }
+}
+
 Napi::Value Run(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Handle *h = GetHandle(info[0]);
@@ -519,12 +571,11 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
   if (wait == Wait::kSpin) m->sync.store(kSpinning, std::memory_order_relaxed);
   m->logs_at_submit = h->logs.load(std::memory_order_relaxed);
   uint64_t t0 = NowNs();
-  int rc = ataru_instance_submit(h->inst, input.Data(), input.ByteLength(), node_id, OnDone, m);
-  if (rc != 0) {
+  int status = ataru_instance_submit(h->inst, input.Data(), input.ByteLength(), node_id, OnDone, m);
+  if (status != ATARU_STATUS_OK) {
     delete m;
-    bool busy = rc == -1;
-    Napi::Error e = Napi::Error::New(env, busy ? "instance busy" : "input larger than the shared region");
-    e.Set("status", Napi::Number::New(env, busy ? ATARU_STATUS_BUSY : ATARU_STATUS_BAD_REQUEST));
+    Napi::Error e = Napi::Error::New(env, SubmitRefusal(status));
+    e.Set("status", Napi::Number::New(env, status));
     deferred->Reject(e.Value());
     delete deferred;
     return p;
@@ -650,11 +701,11 @@ Napi::Value ValidateElf(const Napi::CallbackInfo &info) {
   if (!info[0].IsTypedArray() || !info[1].IsString()) return Fail(env, "validateElf(buf, kind)");
   Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
   std::string kind = info[1].As<Napi::String>().Utf8Value();
-  int k;
-  if (kind == "runtime") k = 0;
-  else if (kind == "shared") k = 1;
-  else if (kind == "function") k = 2;
-  else if (kind == "library") k = 3;
+  enum ataru_elf_kind k;
+  if (kind == "runtime") k = ATARU_ELF_RUNTIME;
+  else if (kind == "shared") k = ATARU_ELF_SHARED;
+  else if (kind == "function") k = ATARU_ELF_FUNCTION;
+  else if (kind == "library") k = ATARU_ELF_LIBRARY;
   else return Fail(env, "validateElf: kind must be function, shared, library or runtime");
   char err[512] = "";
   if (ataru_elf_validate(buf.Data(), buf.ByteLength(), k, err, sizeof err) == 0) return env.Null();
@@ -672,6 +723,11 @@ Napi::Object Constants(Napi::Env env) {
 #undef ATARU_X
   c.Set("status", status);
   c.Set("statusText", status_text);
+  Napi::Object create_error = Napi::Object::New(env);
+#define ATARU_X(name, val, text) create_error.Set(#name, Napi::String::New(env, text));
+  ATARU_CREATE_ERROR_LIST(ATARU_X)
+#undef ATARU_X
+  c.Set("createErrorText", create_error);
 
   Napi::Object node_state = Napi::Object::New(env);
   node_state.Set("WAITING", ATARU_NODE_WAITING);
@@ -696,6 +752,7 @@ Napi::Object Constants(Napi::Env env) {
   Napi::Object test = Napi::Object::New(env);
   test.Set("BREAK_IDT", Napi::Number::New(env, ATARU_TEST_BREAK_IDT));
   test.Set("MAP_MMIO", Napi::Number::New(env, ATARU_TEST_MAP_MMIO));
+  test.Set("FAIL_RESET", Napi::Number::New(env, ATARU_TEST_FAIL_RESET));
   test.Set("MMIO_GVA", Napi::Number::New(env, static_cast<double>(ATARU_TEST_MMIO_GVA)));
   c.Set("testHooks", test);
 

@@ -60,23 +60,35 @@ typedef struct ataru_result {
   uint32_t workers_used;      /* worker vCPUs that took part                */
 } ataru_result;
 
+/* Why a call failed: code is an ATARU_CREATE_* (create) and message names
+ * the file or field at fault; file is the image being loaded, if any. */
+typedef struct ataru_error {
+  uint32_t code;
+  char message[512];
+  char file[512];
+} ataru_error;
+
 typedef struct ataru_instance ataru_instance;
 typedef void (*ataru_done_fn)(void *ctx, ataru_result *res);
 
-/* Create the VM, load everything, snapshot. NULL with err on failure (a
- * message naming the file or field at fault). */
-ataru_instance *ataru_instance_create(const ataru_app_spec *spec, char *err, size_t errlen);
+/* Create the VM, load everything, snapshot. NULL on failure, with err
+ * filled in (an ATARU_CREATE_* code and a message naming the file or field
+ * at fault). */
+ataru_instance *ataru_instance_create(const ataru_app_spec *spec, ataru_error *err);
 /* Queue a request; done(ctx, res) is called on the vCPU-0 thread. The input
  * is copied before submit returns. node_id_override: ATARU_NODE_ID_DEFAULT
- * or the node_id to pass to every function. Returns 0, -1 if busy (one
- * request may wait while another runs), -2 if len exceeds the shared region.
+ * or the node_id to pass to every function. Returns an ATARU_STATUS_*: OK;
+ * BUSY (one request may wait while another runs); BAD_REQUEST (len exceeds
+ * the shared region); CLOSED (being destroyed); INTERNAL (out of service:
+ * a memory reset failed, so its clean state is gone — replace it).
  * res and res->output are valid only until done returns (the output may
  * point into guest memory, which is reset right after): copy what you keep.
  * done must not call back into this instance. */
 int ataru_instance_submit(ataru_instance *in, const void *input, size_t len,
                           uint64_t node_id_override, ataru_done_fn done, void *ctx);
 /* Synchronous form of submit (the C driver and tests); waits while busy.
- * res->output is owned by res: release it with ataru_result_free. */
+ * res->output is owned by res: release it with ataru_result_free. Returns
+ * ATARU_STATUS_OK when res holds the result, else submit's status. */
 int ataru_instance_run(ataru_instance *in, const void *input, size_t len,
                        uint64_t node_id_override, ataru_result *res);
 void ataru_result_free(ataru_result *res);
@@ -102,9 +114,12 @@ void ataru_instance_destroy(ataru_instance *in);
  *   fault (KVM_EXIT_SHUTDOWN) instead of a recorded fault.
  * ATARU_TEST_MAP_MMIO: maps the user page ATARU_TEST_MMIO_GVA to a
  *   guest-physical page outside the memslot: any access exits KVM_EXIT_MMIO.
+ * ATARU_TEST_FAIL_RESET: the next memory reset fails (its dirty log cannot
+ *   be read), as a KVM error would make it: the instance goes out of service.
  * Returns 0, or -1. */
-#define ATARU_TEST_BREAK_IDT 1u
-#define ATARU_TEST_MAP_MMIO  2u
+#define ATARU_TEST_BREAK_IDT  1u
+#define ATARU_TEST_MAP_MMIO   2u
+#define ATARU_TEST_FAIL_RESET 4u
 #define ATARU_TEST_MMIO_GVA  (ATARU_SYS_BASE + ATARU_SYS_SIZE - ATARU_PAGE_SIZE)
 int ataru_instance_test_hook(ataru_instance *in, unsigned flags);
 

@@ -54,11 +54,11 @@ static const char *machine_name(unsigned m) {
   }
 }
 
-static const char *kind_name(int kind) {
+static const char *kind_name(enum ataru_elf_kind kind) {
   switch (kind) {
-  case ELF_RUNTIME: return "the runtime";
-  case ELF_SHARED: return "a shared image";
-  case ELF_FUNCTION: return "a function";
+  case ATARU_ELF_RUNTIME: return "the runtime";
+  case ATARU_ELF_SHARED: return "a shared image";
+  case ATARU_ELF_FUNCTION: return "a function";
   default: return "a library";
   }
 }
@@ -201,7 +201,7 @@ static int check_header(struct elf_image *im, const char *label, char *err, size
   if (e->e_version != EV_CURRENT) return FAIL("ELF version %u, expected 1", e->e_version);
   if (e->e_machine != EM_X86_64)
     return FAIL("machine %u (%s), expected x86-64 (62)", e->e_machine, machine_name(e->e_machine));
-  unsigned want = im->kind == ELF_RUNTIME ? ET_EXEC : ET_DYN;
+  unsigned want = im->kind == ATARU_ELF_RUNTIME ? ET_EXEC : ET_DYN;
   if (e->e_type != want)
     return FAIL("ELF type %u, expected %s (%u) for %s%s", e->e_type, want == ET_EXEC ? "ET_EXEC" : "ET_DYN",
                 want, kind_name(im->kind),
@@ -290,7 +290,7 @@ static int check_segments(struct elf_image *im, const char *label, char *err, si
                   HX(ATARU_IMAGE_ALIGN));
     if ((p->p_flags & PF_W) && (p->p_flags & PF_X))
       return FAIL("segment %d is writable and executable (W^X)", i);
-    if (p->p_vaddr > ELF_IMAGE_LIMIT * 2 && im->kind != ELF_RUNTIME)
+    if (p->p_vaddr > ELF_IMAGE_LIMIT * 2 && im->kind != ATARU_ELF_RUNTIME)
       return FAIL("segment %d vaddr 0x%llx is too high for a position-independent image", i, HX(p->p_vaddr));
     if (p->p_memsz == 0) continue;
     uint64_t end = p->p_vaddr + p->p_memsz;
@@ -298,7 +298,7 @@ static int check_segments(struct elf_image *im, const char *label, char *err, si
     if (prev >= 0 && p->p_vaddr < prev_end)
       return FAIL("segments %d and %d overlap or are out of order (0x%llx..0x%llx and 0x%llx..0x%llx)", prev, i,
                   HX(im->ph[prev].p_vaddr), HX(prev_end), HX(p->p_vaddr), HX(end));
-    if (im->kind == ELF_RUNTIME &&
+    if (im->kind == ATARU_ELF_RUNTIME &&
         (p->p_vaddr < ATARU_RUNTIME_BASE || end > ATARU_RUNTIME_BASE + ATARU_RUNTIME_MAX))
       return FAIL("segment %d (0x%llx..0x%llx) is outside the runtime area 0x%llx..0x%llx", i, HX(p->p_vaddr),
                   HX(end), HX(ATARU_RUNTIME_BASE), HX(ATARU_RUNTIME_BASE + ATARU_RUNTIME_MAX));
@@ -312,9 +312,9 @@ static int check_segments(struct elf_image *im, const char *label, char *err, si
   if (!have_load) return FAIL("no loadable segment (PT_LOAD)");
   if (im->hi - im->lo > ELF_IMAGE_LIMIT)
     return FAIL("image spans 0x%llx bytes, over the limit 0x%llx", HX(im->hi - im->lo), HX(ELF_IMAGE_LIMIT));
-  if ((im->kind == ELF_FUNCTION || im->kind == ELF_RUNTIME) && !have_code)
+  if ((im->kind == ATARU_ELF_FUNCTION || im->kind == ATARU_ELF_RUNTIME) && !have_code)
     return FAIL("no executable segment");
-  if ((im->kind == ELF_FUNCTION || im->kind == ELF_RUNTIME) && !elf_in_segment(im, im->eh.e_entry, 1, PF_X))
+  if ((im->kind == ATARU_ELF_FUNCTION || im->kind == ATARU_ELF_RUNTIME) && !elf_in_segment(im, im->eh.e_entry, 1, PF_X))
     return FAIL("entry point 0x%llx is not inside an executable segment", HX(im->eh.e_entry));
   return 0;
 }
@@ -491,7 +491,7 @@ static int check_relocs(struct elf_image *im, int jmprel, const char *label, cha
   return 0;
 }
 
-int elf_parse(struct elf_image *im, const uint8_t *data, size_t size, int kind,
+int elf_parse(struct elf_image *im, const uint8_t *data, size_t size, enum ataru_elf_kind kind,
               const char *label, char *err, size_t errlen) {
   memset(im, 0, sizeof *im);
   im->data = data;
@@ -505,10 +505,10 @@ int elf_parse(struct elf_image *im, const uint8_t *data, size_t size, int kind,
   return 0;
 }
 
-int ataru_elf_validate(const uint8_t *data, size_t len, int kind, char *err, size_t errlen) {
+int ataru_elf_validate(const uint8_t *data, size_t len, enum ataru_elf_kind kind, char *err, size_t errlen) {
   static const char *const labels[] = {"runtime", "shared image", "function", "library"};
-  if (kind < ELF_RUNTIME || kind > ELF_LIBRARY)
-    return fail(err, errlen, "ELF", "unknown image kind %d", kind);
+  if ((unsigned)kind > ATARU_ELF_LIBRARY)
+    return fail(err, errlen, "ELF", "unknown image kind %u", (unsigned)kind);
   struct elf_image im;
   return elf_parse(&im, data, len, kind, labels[kind], err, errlen);
 }

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum elf_kind { ELF_RUNTIME = 0, ELF_SHARED = 1, ELF_FUNCTION = 2, ELF_LIBRARY = 3 };
+#include "loader.h" /* enum ataru_elf_kind */
 
 #define ELF_MAX_PHDRS    64
 #define ELF_MAX_SECTIONS 64     /* the original's limits.txt allowed 32 */
@@ -23,7 +23,7 @@ enum elf_kind { ELF_RUNTIME = 0, ELF_SHARED = 1, ELF_FUNCTION = 2, ELF_LIBRARY =
 struct elf_image {
   const uint8_t *data;
   size_t size;
-  int kind;
+  enum ataru_elf_kind kind;
   Elf64_Ehdr eh;
   Elf64_Phdr ph[ELF_MAX_PHDRS];
   int nph;
@@ -43,7 +43,7 @@ struct elf_image {
 
 /* Validates data[0..size) as an image of the given kind. label starts every
  * message ("<label>: segment 2 memsz 0x... exceeds limit 0x..."). */
-int elf_parse(struct elf_image *im, const uint8_t *data, size_t size, int kind,
+int elf_parse(struct elf_image *im, const uint8_t *data, size_t size, enum ataru_elf_kind kind,
               const char *label, char *err, size_t errlen);
 
 /* A NUL-terminated string of the dynamic string table, or NULL. */

@@ -3,18 +3,18 @@
  * the node, the cause, the address and the instruction:
  *   node 2 (sobel): page fault writing 0x0 at rip 0x40001014 [c7 04 25 00 ...]
  *
- * The same cause gives the same text whichever way the platform reports it:
- * a CPL3 `out` to a foreign port is a #GP through the TSS bitmap (IOPL 0) or
- * a KVM_EXIT_IO (the rig's IOPL=3 workaround); SYSCALL is a #UD on hardware
- * (EFER.SCE=0) and a #PF at LSTAR on kvm_pvm.
+ * The same cause gives the same text whichever way the platform reports it
+ * (docs/platform-differences.md): a CPL3 `out` to a foreign port is a #GP
+ * through the TSS bitmap (IOPL 0), or a KVM_EXIT_IO where a platform lets
+ * the port itself exit; SYSCALL is a #UD on hardware (EFER.SCE=0) and a #PF
+ * at LSTAR on kvm_pvm.
  */
 #define _GNU_SOURCE
-#include "instance.h"
+#include "fault.h"
 #include "cpu.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #define PF_PRESENT 1u
 #define PF_WRITE   2u
@@ -244,65 +244,65 @@ void ataru_fault_from_record(struct ataru_instance *inst, uint32_t vcpu,
   finish(inst, vcpu, ATARU_STATUS_FAULT, cause, rip, 1, f);
 }
 
-void ataru_fault_from_exit(struct ataru_instance *inst, uint32_t vcpu, struct kvm_run *run,
-                           const struct kvm_regs *regs, int vcpu_fd, struct failure *f) {
+void ataru_fault_from_exit(struct ataru_instance *inst, uint32_t vcpu, const struct vm_exit *e,
+                           const struct kvm_regs *regs, struct failure *f) {
   char cause[200];
   uint64_t rip = regs->rip;
   int with_rip = 1;
-  switch (run->exit_reason) {
-  case KVM_EXIT_IO: {
-    /* IOPL=3 (test rig): the port itself exits. RIP is at the instruction
-     * on hardware and after it on kvm_pvm: find the instruction. */
+  switch (e->kind) {
+  case VM_EXIT_OUT:
+  case VM_EXIT_IN: {
+    /* A port the bitmap let through, used outside the protocol (or a
+     * platform where the port itself exits). RIP is at the instruction on
+     * hardware and after it on kvm_pvm: find the instruction. */
     for (uint64_t back = 0; back <= 2; back++) {
       uint8_t b[8];
       int n = code_bytes(inst, rip - back, b);
-      if (io_port(b, n, regs) == run->io.port) {
+      if (io_port(b, n, regs) == e->port) {
         rip -= back;
         break;
       }
     }
-    if (run->io.port >= ATARU_USER_PORT_FIRST && run->io.port <= ATARU_PORT_FAULT)
-      snprintf(cause, sizeof cause, "exit through port 0x%02x outside the runtime's protocol",
-               run->io.port);
+    if (e->port >= ATARU_USER_PORT_FIRST && e->port <= ATARU_PORT_FAULT)
+      snprintf(cause, sizeof cause, "exit through port 0x%02x outside the runtime's protocol", e->port);
     else
-      snprintf(cause, sizeof cause, "I/O to port 0x%02x is not allowed", run->io.port);
+      snprintf(cause, sizeof cause, "I/O to port 0x%02x is not allowed", e->port);
     finish(inst, vcpu, ATARU_STATUS_FAULT, cause, rip, 1, f);
     return;
   }
-  case KVM_EXIT_MMIO:
+  case VM_EXIT_MMIO:
     snprintf(cause, sizeof cause, "%s guest-physical 0x%llx outside guest memory (MMIO)",
-             run->mmio.is_write ? "write to" : "read from",
-             (unsigned long long)run->mmio.phys_addr);
+             e->mmio_write ? "write to" : "read from", (unsigned long long)e->mmio_addr);
     break;
-  case KVM_EXIT_SHUTDOWN: {
+  case VM_EXIT_SHUTDOWN: {
     /* kvm_pvm keeps RIP; hardware KVM (kvm_amd) resets the vCPU, leaving
      * RIP at the reset vector: name it only when it is guest code. */
     unsigned prot;
     if (ataru_mem_prot(inst->mem, rip, &prot) < 0 || !(prot & ATARU_PROT_X) ||
         !(prot & ATARU_PROT_USER))
       with_rip = 0;
-    struct kvm_vcpu_events ev;
-    if (ioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) == 0 && ev.exception.injected)
+    if (e->exception_known)
       snprintf(cause, sizeof cause, "triple fault (CPU shutdown; last exception: %s)",
-               vector_name(ev.exception.nr));
+               vector_name(e->exception_nr));
     else
       snprintf(cause, sizeof cause, "triple fault (CPU shutdown)");
     break;
   }
-  case KVM_EXIT_FAIL_ENTRY:
-    snprintf(cause, sizeof cause, "VM entry failed (hardware reason 0x%llx)",
-             (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+  case VM_EXIT_FAIL_ENTRY:
+    snprintf(cause, sizeof cause, "VM entry failed (hardware reason 0x%llx)", (unsigned long long)e->hw_reason);
     finish(inst, vcpu, ATARU_STATUS_INTERNAL, cause, rip, 0, f);
     return;
-  case KVM_EXIT_INTERNAL_ERROR:
-    snprintf(cause, sizeof cause, "KVM internal error (suberror %u)", run->internal.suberror);
+  case VM_EXIT_INTERNAL_ERROR:
+    snprintf(cause, sizeof cause, "KVM internal error (suberror %u)", e->suberror);
     finish(inst, vcpu, ATARU_STATUS_INTERNAL, cause, rip, 1, f);
     return;
-  case KVM_EXIT_HLT:
+  case VM_EXIT_HLT:
     snprintf(cause, sizeof cause, "privileged instruction hlt");
     break;
-  default:
-    snprintf(cause, sizeof cause, "unexpected VM exit (reason %u)", run->exit_reason);
+  case VM_EXIT_INTERRUPTED:
+  case VM_EXIT_RUN_FAILED:
+  case VM_EXIT_OTHER:
+    snprintf(cause, sizeof cause, "unexpected VM exit (reason %u)", e->reason);
     break;
   }
   finish(inst, vcpu, ATARU_STATUS_FAULT, cause, rip, with_rip, f);

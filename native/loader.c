@@ -214,11 +214,11 @@ static int map_image(ataru_loader *l, struct image *im, char *err, size_t errlen
 
 /* ---- images: reading, placing, dependencies ---------------------------- */
 
-static const char *kind_word(int kind) {
+static const char *kind_word(enum ataru_elf_kind kind) {
   switch (kind) {
-  case ELF_RUNTIME: return "runtime";
-  case ELF_SHARED: return "exec[0]";
-  case ELF_FUNCTION: return "function";
+  case ATARU_ELF_RUNTIME: return "runtime";
+  case ATARU_ELF_SHARED: return "exec[0]";
+  case ATARU_ELF_FUNCTION: return "function";
   default: return "library";
   }
 }
@@ -231,7 +231,7 @@ static int find_image(const ataru_loader *l, const char *real) {
 
 /* Reads, validates, places and maps one image; returns its index. needer:
  * the image whose DT_NEEDED this is (libraries only), named in messages. */
-static int add_image(ataru_loader *l, const char *path, int kind, const struct image *needer, char *err,
+static int add_image(ataru_loader *l, const char *path, enum ataru_elf_kind kind, const struct image *needer, char *err,
                      size_t errlen) {
   char real[PATH_MAX];
   if (!realpath(path, real)) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -259,9 +259,9 @@ static int add_image(ataru_loader *l, const char *path, int kind, const struct i
     return -1;
   }
   const struct elf_image *e = &im->elf;
-  if (kind == ELF_SHARED) {
+  if (kind == ATARU_ELF_SHARED) {
     im->base = ATARU_SHARED_IMAGE_BASE - e->lo;
-  } else if (kind != ELF_RUNTIME) {
+  } else if (kind != ATARU_ELF_RUNTIME) {
     /* The next 2 MiB slot; an unmapped slot after each image catches runs
      * off its end. */
     im->base = l->next_slot - e->lo;
@@ -299,11 +299,11 @@ static int load_needed(ataru_loader *l, int idx, char *err, size_t errlen) {
                   *im->dir ? im->dir : "the current folder");
     char real[PATH_MAX];
     int dep = realpath(path, real) ? find_image(l, real) : -1;
-    if (dep >= 0 && l->img[dep]->elf.kind != ELF_LIBRARY)
+    if (dep >= 0 && l->img[dep]->elf.kind != ATARU_ELF_LIBRARY)
       return fail(err, errlen, "%s: needed library %s is already loaded as %s", im->label, name,
                   kind_word(l->img[dep]->elf.kind));
     if (dep < 0) {
-      dep = add_image(l, path, ELF_LIBRARY, im, err, errlen);
+      dep = add_image(l, path, ATARU_ELF_LIBRARY, im, err, errlen);
       if (dep < 0 || load_needed(l, dep, err, errlen)) return -1;
     }
   }
@@ -438,7 +438,7 @@ static int link_image(ataru_loader *l, int idx, char *err, size_t errlen) {
 }
 
 /* Loads path (once) with its libraries, links what is new; returns its index. */
-static int load_linked(ataru_loader *l, const char *path, int kind, char *err, size_t errlen) {
+static int load_linked(ataru_loader *l, const char *path, enum ataru_elf_kind kind, char *err, size_t errlen) {
   char real[PATH_MAX];
   int idx = realpath(path, real) ? find_image(l, real) : -1;
   if (idx >= 0) {
@@ -469,7 +469,7 @@ static int entry_symbol(const struct image *im, const char *name, uint64_t *addr
 int ataru_loader_load_runtime(ataru_loader *l, const char *path, uint64_t *main_entry, uint64_t *worker_entry,
                               char *err, size_t errlen) {
   if (l->runtime_loaded) return fail(err, errlen, "%s: the runtime is already loaded", path);
-  int idx = load_linked(l, path, ELF_RUNTIME, err, errlen);
+  int idx = load_linked(l, path, ATARU_ELF_RUNTIME, err, errlen);
   if (idx < 0) return -1;
   l->runtime_loaded = 1;
   const struct image *im = l->img[idx];
@@ -483,7 +483,7 @@ int ataru_loader_load_shared(ataru_loader *l, const char *path, char *err, size_
   if (l->shared >= 0) return fail(err, errlen, "%s: exec[0] is already loaded", path);
   /* exec[0] is in place before its own libraries link against it. */
   int first = l->nimg;
-  if (add_image(l, path, ELF_SHARED, NULL, err, errlen) < 0) return -1;
+  if (add_image(l, path, ATARU_ELF_SHARED, NULL, err, errlen) < 0) return -1;
   l->shared = first;
   if (load_needed(l, first, err, errlen)) return -1;
   for (int i = l->nimg - 1; i >= first; i--)
@@ -492,7 +492,7 @@ int ataru_loader_load_shared(ataru_loader *l, const char *path, char *err, size_
 }
 
 int ataru_loader_load_function(ataru_loader *l, const char *path, uint64_t *entry, char *err, size_t errlen) {
-  int idx = load_linked(l, path, ELF_FUNCTION, err, errlen);
+  int idx = load_linked(l, path, ATARU_ELF_FUNCTION, err, errlen);
   if (idx < 0) return -1;
   const struct image *im = l->img[idx];
   Elf64_Sym s;

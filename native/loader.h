@@ -25,6 +25,14 @@
 
 typedef struct ataru_loader ataru_loader;
 
+/* The kinds of image (what each may be and must contain: elf.c). */
+enum ataru_elf_kind {
+  ATARU_ELF_RUNTIME = 0,   /* guest/runtime.elf                     */
+  ATARU_ELF_SHARED = 1,    /* exec[0], the shared code image         */
+  ATARU_ELF_FUNCTION = 2,
+  ATARU_ELF_LIBRARY = 3,   /* a function's DT_NEEDED library         */
+};
+
 ataru_loader *ataru_loader_new(ataru_mem *mem);
 void ataru_loader_free(ataru_loader *l);
 
@@ -48,8 +56,7 @@ int ataru_loader_load_function(ataru_loader *l, const char *path, uint64_t *entr
 uint64_t ataru_loader_image_bytes(const ataru_loader *l);
 
 /* Pure validation of an ELF file in memory, without loading (used by
- * `ataru build`/deploy checks and the malformed-ELF tests). kind: 0 runtime,
- * 1 shared image, 2 function, 3 library. */
-int ataru_elf_validate(const uint8_t *data, size_t len, int kind, char *err, size_t errlen);
+ * `ataru build`/deploy checks and the malformed-ELF tests). */
+int ataru_elf_validate(const uint8_t *data, size_t len, enum ataru_elf_kind kind, char *err, size_t errlen);
 
 #endif

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,25 @@ void ataru_seterr(char *err, size_t n, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(err, n, fmt, ap);
   va_end(ap);
+}
+
+int ataru_fail(ataru_error *e, uint32_t code, const char *fmt, ...) {
+  if (!e) return -1;
+  e->code = code;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e->message, sizeof e->message, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+uint32_t ataru_errno_code(int errnum, uint32_t otherwise) {
+  switch (errnum) {
+  case ENOMEM: case EMFILE: case ENFILE: case EAGAIN: case ENOSPC:
+    return ATARU_CREATE_NO_RESOURCES;
+  default:
+    return otherwise;
+  }
 }
 
 uint64_t ataru_now_ns(void) {

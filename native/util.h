@@ -7,6 +7,11 @@
 #include "ataru_core.h" /* ataru_tsc_hz */
 
 void ataru_seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Fills e (code: an ATARU_CREATE_*) and returns -1. */
+int ataru_fail(ataru_error *e, uint32_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* NO_RESOURCES for errno values that mean the process or machine ran out
+ * (ENOMEM, EMFILE, ENFILE, EAGAIN, ENOSPC), else `otherwise`. */
+uint32_t ataru_errno_code(int errnum, uint32_t otherwise);
 uint64_t ataru_now_ns(void);   /* CLOCK_MONOTONIC */
 void ataru_tsc_set_khz(uint64_t khz); /* from KVM_GET_TSC_KHZ: the guest's TSC rate */
 static inline uint64_t ataru_rdtsc_host(void) {

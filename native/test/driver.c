@@ -127,9 +127,9 @@ static ataru_app_spec app1(ataru_node_spec *node, const char *fn) {
 }
 
 static ataru_instance *create(const ataru_app_spec *s) {
-  char err[512] = "";
-  ataru_instance *in = ataru_instance_create(s, err, sizeof err);
-  if (!in) failf("ataru_instance_create: %s", err);
+  ataru_error err;
+  ataru_instance *in = ataru_instance_create(s, &err);
+  if (!in) failf("ataru_instance_create: %s", err.message);
   return in;
 }
 

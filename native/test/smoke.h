@@ -63,11 +63,11 @@ static ataru_instance *make_app_nodes(uint32_t n, ataru_node_spec *nodes, uint32
   s.vcpus = vcpus;
   s.keep_state = keep_state;
   s.timeout_us = timeout_us;
-  char err[256];
-  ataru_instance *inst = ataru_instance_create(&s, err, sizeof err);
+  ataru_error err;
+  ataru_instance *inst = ataru_instance_create(&s, &err);
   if (!inst) {
     failures++;
-    fprintf(stderr, "FAIL create: %s\n", err);
+    fprintf(stderr, "FAIL create: %s\n", err.message);
   }
   return inst;
 }

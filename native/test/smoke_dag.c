@@ -177,9 +177,9 @@ static void logs(void) {
   s.edges = e;
   s.vcpus = 1;
   s.log_fn = on_log;
-  char err[256];
-  ataru_instance *inst = ataru_instance_create(&s, err, sizeof err);
-  CHECK(inst, "create: %s", err);
+  ataru_error err;
+  ataru_instance *inst = ataru_instance_create(&s, &err);
+  CHECK(inst, "create: %s", err.message);
   if (!inst) return;
   ataru_result r;
   CHECK(run1(inst, "abcd", 4, &r) == ATARU_STATUS_OK, "logger: %s", r.message);

@@ -135,11 +135,11 @@ static void destroy_busy(uint32_t vcpus) {
   ataru_instance *inst = make_app(vcpus, fns, 0, NULL, vcpus, 0, 0);
   if (!inst) return;
   struct pending p = {PTHREAD_MUTEX_INITIALIZER, 0, {0, 0}};
-  CHECK(ataru_instance_submit(inst, "", 0, ATARU_NODE_ID_DEFAULT, on_done, &p) == 0, "submit 1");
+  CHECK(ataru_instance_submit(inst, "", 0, ATARU_NODE_ID_DEFAULT, on_done, &p) == ATARU_STATUS_OK, "submit 1");
   struct timespec d = {0, 20000000};
   nanosleep(&d, NULL); /* the first is running, the second waits */
-  CHECK(ataru_instance_submit(inst, "", 0, ATARU_NODE_ID_DEFAULT, on_done, &p) == 0, "submit 2");
-  CHECK(ataru_instance_submit(inst, "", 0, ATARU_NODE_ID_DEFAULT, on_done, &p) == -1, "busy");
+  CHECK(ataru_instance_submit(inst, "", 0, ATARU_NODE_ID_DEFAULT, on_done, &p) == ATARU_STATUS_OK, "submit 2");
+  CHECK(ataru_instance_submit(inst, "", 0, ATARU_NODE_ID_DEFAULT, on_done, &p) == ATARU_STATUS_BUSY, "busy");
   ataru_instance_destroy(inst);
   CHECK(p.calls == 2 && p.status[0] == ATARU_STATUS_CLOSED && p.status[1] == ATARU_STATUS_CLOSED,
         "destroy busy: %d calls, status %u %u", p.calls, p.status[0], p.status[1]);

@@ -147,9 +147,9 @@ static void log_on_worker(void) {
   s.nodes = n;
   s.vcpus = 2;
   s.log_fn = on_log;
-  char err[256];
-  ataru_instance *inst = ataru_instance_create(&s, err, sizeof err);
-  CHECK(inst, "create: %s", err);
+  ataru_error err;
+  ataru_instance *inst = ataru_instance_create(&s, &err);
+  CHECK(inst, "create: %s", err.message);
   if (!inst) return;
   for (int i = 0; i < 3; i++) {
     ataru_result r;

@@ -102,7 +102,7 @@ export class App implements AppHandle {
     try {
       slot.handle = await native().createInstance(spec);
     } catch (err) {
-      throw createError((err as Error).message, this.resolved.files);
+      throw createError(err, this.resolved);
     }
     return slot;
   }

@@ -24,7 +24,8 @@ export interface NativeAppSpec {
   /** (from, to) pairs, flattened. */
   edges: number[];
   shmSize: number;
-  stackSize?: number;
+  /** 0: the core's default. */
+  stackSize: number;
   vcpus: number;
   timeoutUs: number;
   keepState: boolean;
@@ -54,7 +55,9 @@ export interface NativeConstants {
   nodeState: Record<'WAITING' | 'RUNNING' | 'DONE' | 'FAILED' | 'SKIPPED', number>;
   layout: Record<string, number> & { NODE_ID_DEFAULT: bigint; NO_NODE: number; SHM_DEFAULT: number; SHM_MAX: number };
   /** The core's test hooks (ataru_core.h). */
-  testHooks: { BREAK_IDT: number; MAP_MMIO: number; MMIO_GVA: number };
+  testHooks: { BREAK_IDT: number; MAP_MMIO: number; FAIL_RESET: number; MMIO_GVA: number };
+  /** Create error code -> text, from ATARU_CREATE_ERROR_LIST. */
+  createErrorText: Record<string, string>;
   /** Where run() results are in resultNumbers (see makeResult). */
   resultLayout: Record<
     'STATUS' | 'FAILED_NODE' | 'WORKERS_USED' | 'DAG_NS' | 'RUN_NS' | 'NUM_NODES' | 'NUM_SINKS' | 'OUTPUT_LEN' | 'SINK_LENGTHS' | 'NODE_RET' | 'NODE_NS',

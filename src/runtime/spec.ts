@@ -16,8 +16,6 @@ export interface ResolvedSpec {
   spec: NativeAppSpec;
   /** Function name of each node, for error locations. */
   nodeNames: string[];
-  /** Every ELF path the core will load (to recognise loader messages). */
-  files: string[];
 }
 
 export function buildSpec(def: AppDefinition, opts: LoadOptions): ResolvedSpec {
@@ -49,12 +47,12 @@ export function buildSpec(def: AppDefinition, opts: LoadOptions): ResolvedSpec {
     nodes,
     edges: def.edges.flatMap((e) => [e.from, e.to]),
     shmSize: def.shm_size,
+    stackSize: 0, // the core's default (ATARU_STACK_DEFAULT)
     vcpus: def.vcpus,
     timeoutUs: Math.round(def.timeout_ms * 1000),
     keepState: def.state === 'keep',
   };
-  const files = [...(sharedPath ? [sharedPath] : []), ...nodes.map((n) => n.path)];
-  return { spec, nodeNames, files };
+  return { spec, nodeNames };
 }
 
 function resolveRef(
@@ -98,11 +96,28 @@ function checkElf(path: string, kind: ElfKind, where: { node?: number; field?: s
   validated.set(path, key);
 }
 
-/** The error for a failed ataru_instance_create. */
-export function createError(message: string, files: readonly string[]): AtaruError {
-  const kvm = kvmStatus();
-  if (!kvm.usable) return new AtaruError('KVM_UNAVAILABLE', kvm.message);
-  // The loader names the file in every rejection (native/loader.h).
-  const file = files.find((f) => message.includes(f));
-  return file ? new AtaruError('BAD_ELF', message, { file }) : new AtaruError('INTERNAL', message);
+/** Why the core refused to create an instance (ATARU_CREATE_ERROR_LIST). */
+type CreateErrorCode = 'BAD_SPEC' | 'BAD_ELF' | 'KVM_UNAVAILABLE' | 'NO_RESOURCES' | 'INTERNAL';
+
+/**
+ * The error for a failed ataru_instance_create, classified by the code the
+ * core gives it (never by reading the message).
+ */
+export function createError(err: unknown, resolved: Pick<ResolvedSpec, 'spec'>): AtaruError {
+  const e = err as Error & { code?: CreateErrorCode; file?: string };
+  const message = e.message;
+  switch (e.code) {
+    case 'KVM_UNAVAILABLE':
+      return new AtaruError('KVM_UNAVAILABLE', kvmStatus().usable ? message : kvmStatus().message);
+    case 'BAD_ELF': {
+      const node = resolved.spec.nodes.findIndex((n) => n.path === e.file);
+      return new AtaruError('BAD_ELF', message, { ...(e.file ? { file: e.file } : {}), ...(node >= 0 ? { node } : {}) });
+    }
+    case 'BAD_SPEC':
+      return new AtaruError('BAD_DEFINITION', message);
+    case 'NO_RESOURCES':
+      return new AtaruError('BUSY', `out of resources creating an instance: ${message}`);
+    default:
+      return new AtaruError('INTERNAL', message);
+  }
 }
