@@ -136,6 +136,8 @@ static void collect(struct ataru_instance *inst, ataru_result *res) {
     res->node_ret[k] = r->ret;
     int ran = r->state == ATARU_NODE_DONE || r->state == ATARU_NODE_FAILED;
     res->node_ns[k] = ran && r->tsc_end >= r->tsc_start ? ataru_tsc_to_ns(r->tsc_end - r->tsc_start) : 0;
+    res->node_vcpu[k] = ran && r->vcpu < inst->num_vcpus ? r->vcpu : 0;
+    res->node_start_ns[k] = ran && r->tsc_start >= mb->tsc_start ? ataru_tsc_to_ns(r->tsc_start - mb->tsc_start) : 0;
     if (r->state == ATARU_NODE_FAILED && r->ret < 0 && (failed == ATARU_NO_NODE || k == mb->failed_node))
       failed = k;
     if (r->state != ATARU_NODE_DONE && not_run == ATARU_NO_NODE) not_run = k;
@@ -243,7 +245,11 @@ static void serve(void *arg) {
     res->status = f.status;
     res->failed_node = f.node;
     memcpy(res->message, f.message, sizeof res->message);
-    for (uint32_t k = 0; k < inst->num_nodes; k++) res->node_ret[k] = 0;
+    for (uint32_t k = 0; k < inst->num_nodes; k++) {
+      res->node_ret[k] = 0;
+      res->node_vcpu[k] = 0;
+      res->node_start_ns[k] = 0;
+    }
   }
   res->run_ns = ataru_now_ns() - q.submit_ns;
   q.done(q.ctx, res);

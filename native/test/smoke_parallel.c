@@ -1,6 +1,6 @@
-/* smoke_parallel: two ~5 ms branches finish about twice as fast on 2 vCPUs;
- * a no-op DAG is not slower with 2 vCPUs; a fault on either vCPU stops the
- * request, names the node, and the instance keeps working. */
+/* smoke_parallel: two ~5 ms branches run on both vCPUs at once; a no-op
+ * DAG wakes no worker; a fault on either vCPU stops the request, names the
+ * node, and the instance keeps working. (How much faster is bench/'s.) */
 #include <unistd.h>
 #include "smoke.h"
 
@@ -14,7 +14,11 @@ static ataru_instance *two_branches(const char *f0, uint64_t in0, const char *f1
   return make_app_nodes(2, n, 0, NULL, vcpus, 0, 2000000);
 }
 
-static double median_run_us(ataru_instance *inst, const void *in, size_t len, int n, uint32_t *workers) {
+/* Median wall time of n runs (printed, never asserted: speed is bench/'s);
+ * counts the runs in which nodes 0 and 1 ran on different vCPUs at
+ * overlapping times, by the runtime's own record. */
+static double median_run_us(ataru_instance *inst, const void *in, size_t len, int n, uint32_t *workers,
+                            int *concurrent) {
   double t[64];
   for (int i = 0; i < n; i++) {
     ataru_result r;
@@ -22,9 +26,12 @@ static double median_run_us(ataru_instance *inst, const void *in, size_t len, in
     CHECK(run1(inst, in, len, &r) == ATARU_STATUS_OK, "run: %s", r.message);
     t[i] = (now_ns() - t0) / 1e3;
     *workers = r.workers_used;
+    uint64_t s0 = r.node_start_ns[0], e0 = s0 + r.node_ns[0], s1 = r.node_start_ns[1], e1 = s1 + r.node_ns[1];
+    if (concurrent && r.node_vcpu[0] != r.node_vcpu[1] && s0 < e1 && s1 < e0) (*concurrent)++;
     if (getenv("SMOKE_VERBOSE"))
-      printf("  run %.0f us dag %.0f us nodes %.0f %.0f workers %u\n", t[i], r.dag_ns / 1e3,
-             r.node_ns[0] / 1e3, r.node_ns[1] / 1e3, r.workers_used);
+      printf("  run %.0f us dag %.0f us nodes %.0f@%.0f(v%u) %.0f@%.0f(v%u) workers %u\n", t[i], r.dag_ns / 1e3,
+             r.node_ns[0] / 1e3, s0 / 1e3, r.node_vcpu[0], r.node_ns[1] / 1e3, s1 / 1e3, r.node_vcpu[1],
+             r.workers_used);
     ataru_result_free(&r);
   }
   for (int i = 1; i < n; i++)
@@ -34,48 +41,39 @@ static double median_run_us(ataru_instance *inst, const void *in, size_t len, in
   return t[n / 2];
 }
 
-static void speedup(void) {
+/* Two ~5 ms branches on 2 vCPUs: the runtime wakes the worker, and the two
+ * branches run on both vCPUs at once. A loaded machine may leave the
+ * worker's thread unscheduled for a whole run (vCPU 0 then takes both), so
+ * it must happen in at least one of 21 runs. */
+static void spread(void) {
   unsigned char in[1] = {5};
   ataru_instance *one = two_branches(FIX("burn"), 0, FIX("burn"), 0, 1);
   ataru_instance *two = two_branches(FIX("burn"), 0, FIX("burn"), 0, 2);
   if (!one || !two) return;
   uint32_t w1, w2;
-  median_run_us(two, in, 1, 2, &w2); /* history first */
-  /* The machine is shared: take the best of three rounds. */
-  double best = 0, t1 = 0, t2 = 0;
-  for (int round = 0; round < 3 && best < 1.5; round++) {
-    t1 = median_run_us(one, in, 1, 7, &w1);
-    t2 = median_run_us(two, in, 1, 7, &w2);
-    if (t1 / t2 > best) best = t1 / t2;
-  }
-  printf("two 5 ms branches: 1 vCPU %.0f us, 2 vCPUs %.0f us (best x%.2f, workers %u)\n", t1, t2, best, w2);
+  int concurrent = 0, alone = 0;
+  median_run_us(two, in, 1, 2, &w2, NULL); /* history first */
+  double t1 = median_run_us(one, in, 1, 7, &w1, &alone);
+  double t2 = median_run_us(two, in, 1, 21, &w2, &concurrent);
+  printf("two 5 ms branches: 1 vCPU %.0f us, 2 vCPUs %.0f us (workers %u, concurrent in %d of 21 runs)\n", t1, t2,
+         w2, concurrent);
+  CHECK(w1 == 0 && alone == 0, "1 vCPU: %u workers, %d runs on two vCPUs", w1, alone);
   CHECK(w2 == 1, "2 vCPUs: %u workers", w2);
-  /* Two idle cores are needed for the ratio: assert it only when the load
-   * average leaves them (a shared machine often does not). */
-  double load = 0;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &load) != 1) load = 0;
-    fclose(f);
-  }
-  if (load < (double)sysconf(_SC_NPROCESSORS_ONLN))
-    CHECK(best > 1.5, "2 vCPUs: speedup x%.2f", best);
-  else
-    printf("  (speedup not asserted: load average %.2f)\n", load);
+  CHECK(concurrent > 0, "2 vCPUs: the branches never ran at the same time on both vCPUs");
   ataru_instance_destroy(one);
   ataru_instance_destroy(two);
 
+  /* A no-op DAG is not worth a wake-up: the runtime keeps it on vCPU 0. */
   const char *noop[] = {FIX("noop"), FIX("noop"), FIX("noop")};
   uint16_t e[] = {0, 1, 0, 2};
   one = make_app(3, noop, 2, e, 1, 0, 0);
   two = make_app(3, noop, 2, e, 2, 0, 0);
   if (!one || !two) return;
-  median_run_us(one, "", 0, 5, &w1);
-  median_run_us(two, "", 0, 5, &w2);
-  t1 = median_run_us(one, "", 0, 31, &w1);
-  t2 = median_run_us(two, "", 0, 31, &w2);
+  median_run_us(two, "", 0, 5, &w2, NULL);
+  t1 = median_run_us(one, "", 0, 31, &w1, NULL);
+  t2 = median_run_us(two, "", 0, 31, &w2, NULL);
   printf("no-op diamond: 1 vCPU %.0f us, 2 vCPUs %.0f us (workers %u)\n", t1, t2, w2);
-  CHECK(w2 == 0 && t2 < t1 * 1.3, "no-op with 2 vCPUs: %.0f vs %.0f us, %u workers", t2, t1, w2);
+  CHECK(w2 == 0, "no-op with 2 vCPUs: %u workers woken", w2);
   ataru_instance_destroy(one);
   ataru_instance_destroy(two);
 }
@@ -93,7 +91,7 @@ static void fault_on(uint32_t crash_node) {
   ataru_instance *inst = make_app_nodes(3, n, 0, NULL, 2, 0, 2000000);
   if (!inst) return;
   uint32_t w;
-  median_run_us(inst, "o\x03", 2, 2, &w);
+  median_run_us(inst, "o\x03", 2, 2, &w, NULL);
   CHECK(w == 1, "workers woken: %u", w);
   for (int i = 0; i < 3; i++) {
     ataru_result r;
@@ -118,7 +116,7 @@ static void timeout_on_worker(void) {
   ataru_instance *inst = make_app_nodes(2, n, 0, NULL, 2, 0, 0);
   if (!inst) return;
   uint32_t w;
-  median_run_us(inst, "\x03\x03", 2, 2, &w);
+  median_run_us(inst, "\x03\x03", 2, 2, &w, NULL);
   ataru_result r;
   /* node 1 burns 255 "ms" on whichever vCPU took it: its 60 ms timeout fires */
   CHECK(run1(inst, "\x01\xff", 2, &r) == ATARU_STATUS_TIMEOUT && r.failed_node == 1 &&
@@ -164,7 +162,7 @@ static void log_on_worker(void) {
 }
 
 int main(void) {
-  speedup();
+  spread();
   fault_on(0);
   fault_on(1);
   timeout_on_worker();

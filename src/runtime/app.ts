@@ -139,9 +139,10 @@ export class App implements AppHandle {
     try {
       res = await native().run(slot.handle, input, nodeId);
     } catch (err) {
-      // The core refused the request (busy instance, oversized input).
-      this.release(slot, false);
+      // The core refused the request: busy, oversized input, or (INTERNAL)
+      // the instance is out of service (its memory reset failed): replace it.
       const status = (err as { status?: number }).status;
+      this.release(slot, status === native().constants.status.INTERNAL);
       const code = status !== undefined ? errorCodeOf(status) : 'INTERNAL';
       this.count(code);
       throw new AtaruError(code, (err as Error).message);

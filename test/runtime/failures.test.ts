@@ -136,6 +136,28 @@ describe('failures only the core can cause (test hooks)', kvmOptions(), () => {
     }
   });
 
+  test('a failed memory reset takes the instance out of service: later requests are refused as INTERNAL', async () => {
+    const h = await hooked(hooks().FAIL_RESET);
+    try {
+      // The request itself completes; the reset after it fails.
+      const first = await native().run(h, Buffer.from([0, 1, 2]));
+      assert.equal(statusName(first.status), 'OK');
+      assert.deepEqual(first.output, Buffer.from([0, 1, 2]));
+      // A request submitted before the failed reset is answered INTERNAL when
+      // its turn comes; one submitted after it is refused at submit.
+      for (let i = 0; i < 2; i++) {
+        const outcome = await native().run(h, Buffer.from([0, 3])).then(
+          (r) => ({ status: r.status, message: r.message }),
+          (e: Error & { status?: number }) => ({ status: e.status ?? -1, message: e.message }),
+        );
+        assert.equal(statusName(outcome.status), 'INTERNAL');
+        assert.match(outcome.message, /out of service: its memory reset failed/);
+      }
+    } finally {
+      await native().destroy(h);
+    }
+  });
+
   test('an access that leaves guest memory (MMIO exit) is a FAULT; the VM recovers', async () => {
     const h = await hooked(hooks().MAP_MMIO);
     try {
