@@ -2,7 +2,7 @@
  * cpu.c — GDT, TSS, IDT and fault stubs in the system area; long-mode entry
  * at CPL3 through KVM_SET_SREGS (no boot code); CPUID, XCR0 and MSRs.
  * Everything follows the Intel SDM / AMD APM so that it is correct on
- * hardware KVM too, not only on kvm_pvm (PLATFORM.md).
+ * hardware KVM too, not only on kvm_pvm (docs/platform-differences.md).
  */
 #define _GNU_SOURCE
 #include "cpu.h"

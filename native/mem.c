@@ -24,7 +24,7 @@
 #define PTE_NX  (1ull << 63)
 #define PTE_ADDR 0x000ffffffffff000ull
 /* Upper levels are permissive; the 4 KiB leaf decides. A/D preset everywhere
- * so the guest never writes a page-table page (PLATFORM.md: dirty logging). */
+ * so the guest never writes a page-table page (docs/platform-differences.md: dirty logging). */
 #define PTE_TABLE (PTE_P | PTE_RW | PTE_US | PTE_A)
 
 #define MAX_MAPPINGS 2048 /* ~4 per image: room for ATARU_MAX_NODES distinct functions */

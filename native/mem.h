@@ -2,9 +2,10 @@
  * mem.h — guest memory of one VM: a guest-physical arena and the page tables
  * that map the fixed guest-virtual layout (common/ataru_abi.h) onto it.
  *
- * Rules (PLATFORM.md): page tables are built before the guest first runs and
- * never edited after; every PTE has Accessed/Dirty preset so the guest never
- * writes page tables (dirty logging then reports only data pages).
+ * Rules (docs/platform-differences.md): page tables are built before the
+ * guest first runs and never edited after; every PTE has Accessed/Dirty
+ * preset so the guest never writes page tables (dirty logging then reports
+ * only data pages).
  * Mappings use 4 KiB pages so permissions are exact (code R+X, rodata R,
  * data R+W+NX).
  */

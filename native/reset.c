@@ -12,7 +12,7 @@
  *
  * With manual dirty-log protection, a page reported dirty may stay writable
  * ("hot"): re-protecting it would cost a write fault (~2.5-4 µs on kvm_pvm,
- * PLATFORM.md) on its next first write, a check-and-copy costs ~0.2 µs. KVM
+ * docs/platform-differences.md) on its next first write, a check-and-copy costs ~0.2 µs. KVM
  * keeps the log bit of a page set until KVM_CLEAR_DIRTY_LOG, so hot pages
  * show up in every log and are restored after every request, written or not;
  * a page is re-protected only in the reset that restores it. Whether a hot
