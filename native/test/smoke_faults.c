@@ -58,7 +58,8 @@ static void timeout_then_ok(void) {
             strstr(r.message, "node 1 (spin.elf): timeout after 30 ms"),
         "node timeout: %s", r.message);
   uint64_t ms = (now_ns() - t0) / 1000000;
-  CHECK(ms >= 30 && ms < 80, "node timeout took %llu ms", (unsigned long long)ms);
+  /* Never before its time; how soon after is a speed, not asserted. */
+  CHECK(ms >= 30, "node timeout after only %llu ms", (unsigned long long)ms);
   ataru_result_free(&r);
   ataru_instance_destroy(inst);
 
@@ -71,7 +72,7 @@ static void timeout_then_ok(void) {
               strstr(r.message, "node 0 (spin.elf): timeout after 20 ms"),
           "request timeout: %s", r.message);
     ms = (now_ns() - t0) / 1000000;
-    CHECK(ms >= 20 && ms < 70, "request timeout took %llu ms", (unsigned long long)ms);
+    CHECK(ms >= 20, "request timeout after only %llu ms", (unsigned long long)ms);
     ataru_result_free(&r);
   }
   ataru_instance_destroy(inst);
