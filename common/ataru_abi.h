@@ -174,7 +174,9 @@ struct ataru_config {
   uint64_t shm_size;
   uint64_t idle_spin_tsc;        /* idle spin before `out YIELD` (TSC ticks) */
   uint32_t num_roots;            /* parentless nodes, all started at once */
-  uint32_t pad0;
+  uint32_t xsave;                /* 1: XSAVE is usable in the guest (probed at
+                                  * create): the runtime resets the FPU/SIMD
+                                  * state with XRSTOR, else with FXRSTOR   */
   uint16_t roots[ATARU_MAX_NODES];
   uint16_t children[ATARU_MAX_EDGES];
   struct ataru_node_config node[ATARU_MAX_NODES];
@@ -202,6 +204,10 @@ struct ataru_mailbox {
   uint32_t workers;                /* worker vCPUs taking part (0..n-1)   */
   uint32_t exit_floor;             /* 1: the runtime only loops `out DONE`
                                     * (ataru_instance_exit_floor)          */
+  uint32_t probe;                  /* 1: report the CPU's OSXSAVE in
+                                    * `osxsave` and `out DONE` (at create,
+                                    * before any function has run)        */
+  uint32_t osxsave;                /* guest -> host, probe only           */
   /* guest scheduling state (shared by all vCPUs of the request) */
   volatile uint32_t pending[ATARU_MAX_NODES];  /* parents not yet done    */
   volatile uint32_t ready[ATARU_MAX_NODES];    /* ready queue (node ids)  */

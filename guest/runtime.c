@@ -19,8 +19,39 @@
 #define MB  ((struct ataru_mailbox *)ATARU_MAILBOX_BASE)
 #define CFG ((const struct ataru_config *)ATARU_CONFIG_BASE)
 
-typedef long (*entry_fn)(const void *in, void *out, uint64_t node_id,
-                         uint64_t in_len, uint64_t out_cap);
+/* start.S: calls entry(in, out, node_id, in_len, out_cap) with every other
+ * general-purpose register zero. */
+long ataru_call_clean(uint64_t entry, const void *in, void *out, uint64_t node_id, uint64_t in_len,
+                      uint64_t out_cap);
+
+/*
+ * The FPU/SIMD state every function starts from: x87, SSE, AVX and AVX-512
+ * (registers, k-masks) in their initial state, MXCSR 0x1f80. With every
+ * component's XSTATE_BV bit 0, XRSTOR initialises them without reading
+ * their save areas; only MXCSR comes from the legacy area. FXRSTOR (no
+ * XSAVE) loads the whole legacy area: FCW 0x37f, MXCSR 0x1f80, the rest 0.
+ * The runtime itself never touches these registers (-mgeneral-regs-only),
+ * so nothing of it leaks into them either.
+ */
+struct xsave_area {
+  uint16_t fcw, fsw;
+  uint8_t ftw, pad0;
+  uint16_t fop;
+  uint64_t fip, fdp;
+  uint32_t mxcsr, mxcsr_mask;
+  uint8_t legacy_rest[512 - 32];
+  uint64_t xstate_bv, xcomp_bv;
+  uint8_t header_rest[48];
+} __attribute__((aligned(64)));
+
+static const struct xsave_area initial_fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
+
+static inline void reset_fpu(void) {
+  if (CFG->xsave)
+    __asm__ volatile("xrstor %0" ::"m"(initial_fpu), "a"(0xffffffffu), "d"(0xffffffffu) : "memory");
+  else
+    __asm__ volatile("fxrstor %0" ::"m"(initial_fpu) : "memory");
+}
 
 static inline uint64_t rdtsc(void) {
   uint32_t lo, hi;
@@ -74,8 +105,11 @@ static void run_node(uint32_t k, uint32_t vcpu) {
     r->tsc_start = rdtsc();
     /* Set after tsc_start: the host's node-timeout check reads both. */
     __atomic_store_n(&MB->current_node[vcpu], k, __ATOMIC_RELEASE);
-    long ret = ((entry_fn)c->entry)(shm + c->inp_off, shm + c->out_off, id,
-                                    input_length(c), CFG->shm_size - c->out_off);
+    /* Clean state (docs/architecture.md): nothing a function can read in
+     * its registers comes from an earlier function or request. */
+    reset_fpu();
+    long ret = ataru_call_clean(c->entry, shm + c->inp_off, shm + c->out_off, id, input_length(c),
+                                CFG->shm_size - c->out_off);
     r->tsc_end = rdtsc();
     __atomic_store_n(&MB->current_node[vcpu], ATARU_NO_NODE, __ATOMIC_RELEASE);
     r->ret = ret;
@@ -117,8 +151,21 @@ static void exit_floor_loop(void) {
   for (;;) __asm__ volatile("outb %%al, %0" ::"i"(ATARU_PORT_DONE) : "memory");
 }
 
+/* What the CPU says, not what the host asked for: kvm_pvm lets the guest
+ * use XSAVE and AVX whatever its CPUID and CR4 say (docs/platform-
+ * differences.md), so the host asks the guest once, at create. */
+static void probe(void) {
+  uint32_t a = 1, b, c = 0, d;
+  __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+  MB->osxsave = (c >> 27) & 1;
+}
+
 void runtime_main(void) {
   struct ataru_mailbox *mb = MB;
+  if (mb->probe) {
+    probe();
+    return;
+  }
   if (mb->exit_floor) exit_floor_loop();
   uint32_t n = CFG->num_nodes;
   for (uint32_t k = 0; k < n; k++) {

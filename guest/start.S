@@ -23,4 +23,50 @@ ataru_runtime_worker_entry:		/* vCPUs 1..n-1: help, then park */
 	outb %al, $ATARU_PORT_PARK
 	jmp ataru_runtime_worker_entry
 
+/*
+ * long ataru_call_clean(entry, in, out, node_id, in_len, out_cap)
+ * Calls entry(in, out, node_id, in_len, out_cap) with no register holding
+ * anything of earlier code: every general-purpose register that is not an
+ * argument is zero (rax too: the target is called through the stack), the
+ * arithmetic flags are those of `xor`, DF is clear. The FPU/SIMD state was
+ * reset just before (runtime.c). The callee-saved registers are saved here
+ * and restored after, so a function that does not keep the ABI's promises
+ * cannot corrupt the runtime through them.
+ */
+	.globl ataru_call_clean
+	.type ataru_call_clean, @function
+ataru_call_clean:
+	push %rbp
+	push %rbx
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	push %rdi			/* the target; rsp is now 16-byte aligned */
+	mov %rsi, %rdi
+	mov %rdx, %rsi
+	mov %rcx, %rdx
+	mov %r8, %rcx
+	mov %r9, %r8
+	xor %eax, %eax
+	xor %ebx, %ebx
+	xor %ebp, %ebp
+	xor %r9d, %r9d
+	xor %r10d, %r10d
+	xor %r11d, %r11d
+	xor %r12d, %r12d
+	xor %r13d, %r13d
+	xor %r14d, %r14d
+	xor %r15d, %r15d
+	cld
+	call *(%rsp)
+	add $8, %rsp
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbx
+	pop %rbp
+	ret
+
 	.section .note.GNU-stack,"",@progbits

@@ -16,6 +16,7 @@
 #include "kick.h"
 #include "loader.h"
 #include "request.h"
+#include "run.h"
 #include "spare.h"
 #include "timeouts.h"
 #include "util.h"
@@ -140,13 +141,27 @@ static void setup_job(void *arg) {
   if (ataru_vcpu_create(&inst->vcpu[j->index], &inst->vm, ataru_mem_cr3(inst->mem), &j->err) < 0) j->failed = 1;
 }
 
+/* Asks the runtime (vCPU 0, before any function has run) whether the CPU
+ * lets it use XSAVE, and tells every vCPU through the config page (read-only
+ * to the guest): the FPU/SIMD reset before each function needs XRSTOR where
+ * AVX registers exist. What the probe wrote (mailbox, stack top) is put back. */
+static void probe_xsave(struct ataru_instance *inst) {
+  struct failure f;
+  inst->mb->probe = 1;
+  int ok = ataru_run_step(inst, 0, &f) == STEP_DONE;
+  inst->mb->probe = 0;
+  ((struct ataru_config *)inst->cfg)->xsave = ok && inst->mb->osxsave == 1;
+  ataru_snapshot_restore(&inst->snap, inst->mb_gpa, inst->mb_bytes);
+  ataru_snapshot_restore(&inst->snap, inst->stack_top_gpa[0], ATARU_PAGE_SIZE);
+}
+
 /* Once everything is loaded: set the registers now, not on the first
- * request. A failure leaves needs_enter set: the first request tries again
- * and reports it. */
+ * request (vCPU 0 also runs the probe). A failure leaves needs_enter set:
+ * the first request tries again and reports it. */
 static void enter_job(void *arg) {
   struct vcpu_job *j = arg;
   vthread_allow_all_cpus(); /* the thread was started apart */
-  ataru_vcpu_enter(&j->inst->vcpu[j->index]);
+  if (ataru_vcpu_enter(&j->inst->vcpu[j->index]) == 0 && j->index == 0) probe_xsave(j->inst);
 }
 
 /* Starts a thread per vCPU that has none (vCPU 0 may come from the spare)

@@ -26,6 +26,12 @@ export function trapElf(): string {
   return join(here, 'fixtures', 'build', 'trap.elf');
 }
 
+/** The register reader/dirtier of the clean-state tests, built if needed. */
+export function regsElf(): string {
+  execFileSync('make', ['-s', '-C', join(here, 'fixtures')], { stdio: 'inherit' });
+  return join(here, 'fixtures', 'build', 'regs.elf');
+}
+
 export interface NodeSpec {
   elf: string;
   inp?: number;
