@@ -204,10 +204,6 @@ struct ataru_mailbox {
   uint32_t workers;                /* worker vCPUs taking part (0..n-1)   */
   uint32_t exit_floor;             /* 1: the runtime only loops `out DONE`
                                     * (ataru_instance_exit_floor)          */
-  uint32_t probe;                  /* 1: report the CPU's OSXSAVE in
-                                    * `osxsave` and `out DONE` (at create,
-                                    * before any function has run)        */
-  uint32_t osxsave;                /* guest -> host, probe only           */
   /* guest scheduling state (shared by all vCPUs of the request) */
   volatile uint32_t pending[ATARU_MAX_NODES];  /* parents not yet done    */
   volatile uint32_t ready[ATARU_MAX_NODES];    /* ready queue (node ids)  */
@@ -224,6 +220,11 @@ struct ataru_mailbox {
   struct ataru_node_result node[ATARU_MAX_NODES];
   uint32_t log_len[ATARU_MAX_VCPUS];
   char     log[ATARU_MAX_VCPUS][ATARU_LOG_MAX];
+  /* Added fields go last: functions built by an older SDK keep their
+   * offsets (their log calls write log_len/log above). */
+  uint32_t probe;                  /* host -> guest, at create only: report
+                                    * the CPU's OSXSAVE and `out DONE`    */
+  uint32_t osxsave;                /* guest -> host, probe only           */
 };
 
 /* ------------------------------------------------------------------ */
