@@ -14,7 +14,7 @@ import { AtaruError } from '../errors.js';
 import type { AppDefinition, Edge, FunctionRef } from './model.js';
 import { DEFAULTS, LIMITS } from './model.js';
 import { defaultNodeIds } from './ids.js';
-import { type Problem, quote, toError } from './problems.js';
+import { MAX_REPORTED, type Problem, quote, toError } from './problems.js';
 import { didYouMean } from './suggest.js';
 import { jsonPath } from './json-path.js';
 import { findJsonSyntaxError } from './json-syntax.js';
@@ -123,7 +123,9 @@ function fromZod(issues: z.core.$ZodIssue[]): AtPath[] {
     switch (issue.code) {
       case 'unrecognized_keys':
         for (const key of issue.keys) {
-          out.push({ jsonPath: jsonPath([...issue.path, key]), message: `unknown key ${quote(key)}${didYouMean(key, knownKeys(issue.path))}` });
+          // A suggestion only while it can still be among the reported problems.
+          const hint = out.length < MAX_REPORTED ? didYouMean(key, knownKeys(issue.path)) : '';
+          out.push({ jsonPath: jsonPath([...issue.path, key]), message: `unknown key ${quote(key)}${hint}` });
         }
         break;
       case 'invalid_type':

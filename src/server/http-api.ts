@@ -17,7 +17,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { LIMITS } from '../app/model.js';
 import type { ServerConfig } from '../config.js';
 import { AtaruError, httpStatusOf } from '../errors.js';
@@ -25,6 +25,7 @@ import { kvmStatus } from '../runtime/kvm.js';
 import type { Logger } from '../log.js';
 import { parseForServer } from './definition.js';
 import { storeFromUploads } from './functions.js';
+import { httpError, routeNotFound } from './http-errors.js';
 import type { Metrics } from './metrics.js';
 import type { AppRegistry, DeployedApp } from './registry.js';
 import { asAtaruError } from './reply-frame.js';
@@ -107,30 +108,22 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
 
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', async (req) => {
     if (!config.token || req.url === '/healthz') return;
     if (!tokenMatches(req.headers.authorization, config.token)) {
-      const e = new AtaruError('FORBIDDEN', `${req.method} ${req.url}: missing or wrong bearer token (Authorization: Bearer <token>)`);
-      reply.code(401).send(e.toJSON());
+      throw new AtaruError('UNAUTHENTICATED', `${req.method} ${req.url}: missing or wrong bearer token (Authorization: Bearer <token>)`);
     }
   });
 
-  app.setErrorHandler((err: FastifyError | AtaruError, req, reply) => {
-    if (err instanceof AtaruError) {
-      reply.code(httpStatusOf(err.code)).send(err.toJSON());
-      return;
-    }
-    const fe = err as FastifyError;
-    if (fe.validation) {
-      reply.code(400).send({ code: 'BAD_REQUEST', message: `${req.method} ${req.url}: ${fe.message}`, location: { jsonPath: `$${fe.validation[0]?.instancePath.replace(/\//g, '.') ?? ''}` } });
-      return;
-    }
-    if (fe.statusCode && fe.statusCode < 500) {
-      reply.code(fe.statusCode).send({ code: 'BAD_REQUEST', message: `${req.method} ${req.url}: ${fe.message}` });
-      return;
-    }
-    log.error({ url: req.url, err: fe.message }, 'http: internal error');
-    reply.code(500).send(asAtaruError(err).toJSON());
+  app.setErrorHandler((err: unknown, req, reply) => {
+    const e = httpError(err, req);
+    const status = httpStatusOf(e.code);
+    if (status >= 500) log.error({ url: req.url, code: e.code, err: e.message }, 'http: server error');
+    reply.code(status).send(e.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = routeNotFound(req);
+    reply.code(httpStatusOf(e.code)).send(e.toJSON());
   });
 
   app.get('/healthz', { schema: { summary: 'Liveness, and whether KVM is usable here', response: { 200: { type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' }, kvm: { type: 'object', properties: { usable: { type: 'boolean' }, code: { type: 'string' }, message: { type: 'string' } } } } } } } }, async () => {
