@@ -51,7 +51,7 @@ describe('HTTP API error replies', () => {
   after(() => srv.stop());
 
   test('a missing or wrong token is 401 UNAUTHENTICATED, not FORBIDDEN', async () => {
-    for (const headers of [{}, { authorization: 'Bearer nope' }]) {
+    for (const headers of [{}, { authorization: 'Bearer nope' }] as Record<string, string>[]) {
       const res = await fetch(`${base}/apps`, { headers });
       assert.equal(res.status, 401);
       const e = await errorOf(res);
