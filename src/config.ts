@@ -5,7 +5,9 @@
  * Defaults: control port 9988 (the original's), HTTP API on 9990, data dir
  * ~/.ataru, everything on 127.0.0.1.
  */
+import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -78,13 +80,9 @@ export function makeConfig(input: ServerConfigInput = {}, where = 'config'): Ser
   const cfg = r.data;
   cfg.dataDir = resolve(cfg.dataDir);
   cfg.functionRoots = cfg.functionRoots.map((r) => resolve(r));
-  if (!isLoopbackHost(cfg.host) && !cfg.token && cfg.httpPort !== null) {
-    throw new AtaruError(
-      'FORBIDDEN',
-      `listening on ${cfg.host} (not loopback) needs an HTTP API token: pass --token or set "token"`,
-      { file: where, field: 'token' },
-    );
-  }
+  // A literal address is judged here; a host name only once it is resolved
+  // (checkListenHost, before anything listens).
+  if (isIP(cfg.host) && !isLoopbackAddress(cfg.host)) requireToken(cfg, where, `${cfg.host} (not loopback)`);
   return cfg;
 }
 
@@ -113,6 +111,43 @@ function definedOnly(o: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.') || host === '::ffff:127.0.0.1';
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/** Whether a literal IP address is loopback: 127.0.0.0/8, ::1, or 127/8 mapped into IPv6. */
+export function isLoopbackAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  return LOOPBACK.check(address, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/**
+ * Whether a host is loopback, by what it resolves to: every address must be
+ * loopback. A name is never judged by its spelling ("127.x.example.com" is
+ * not local); one that does not resolve is not loopback.
+ */
+export async function isLoopbackHost(host: string): Promise<boolean> {
+  if (isIP(host)) return isLoopbackAddress(host);
+  try {
+    const addresses = await lookup(host, { all: true, verbatim: true });
+    return addresses.length > 0 && addresses.every((a) => isLoopbackAddress(a.address));
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses a host that is not loopback when the HTTP API has no token (the host name resolved). */
+export async function checkListenHost(cfg: ServerConfig, where = 'config'): Promise<void> {
+  if (cfg.token || cfg.httpPort === null) return;
+  if (!(await isLoopbackHost(cfg.host))) requireToken(cfg, where, `${cfg.host} (not a loopback address, or not resolvable)`);
+}
+
+function requireToken(cfg: ServerConfig, where: string, what: string): void {
+  if (cfg.token || cfg.httpPort === null) return;
+  throw new AtaruError('FORBIDDEN', `listening on ${what} needs an HTTP API token: pass --token or set "token"`, {
+    file: where,
+    field: 'token',
+  });
 }

@@ -10,8 +10,8 @@
  * A binary struct is told from text by a NUL in its first 128 bytes (see
  * definition.ts).
  */
-import { createServer, isIPv4, type Socket } from 'node:net';
-import type { ServerConfig } from '../config.js';
+import { createServer, type Socket } from 'node:net';
+import { isLoopbackAddress, type ServerConfig } from '../config.js';
 import { AtaruError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BINARY_SIZE } from '../app/index.js';
@@ -61,13 +61,10 @@ export function startControlPort(deps: ControlPortDeps, port: number): Promise<C
 /**
  * Whether a socket's remoteAddress is loopback: 127.0.0.0/8, ::1, or an IPv4
  * loopback address mapped into IPv6 (how a dual-stack listener reports IPv4
- * peers).
+ * peers). One rule with the listen-host check (src/config.ts).
  */
 export function isLoopbackPeer(address: string | undefined): boolean {
-  if (!address) return false;
-  const v4 = address.toLowerCase().startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIPv4(v4)) return v4.startsWith('127.');
-  return address === '::1';
+  return address !== undefined && isLoopbackAddress(address);
 }
 
 /** Serves one control connection (exported for tests). */

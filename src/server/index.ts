@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppDefinition } from '../app/model.js';
-import { makeConfig, type ServerConfig, type ServerConfigInput } from '../config.js';
+import { checkListenHost, makeConfig, type ServerConfig, type ServerConfigInput } from '../config.js';
 import { log as rootLog } from '../log.js';
 import { startControlPort, type ControlPort } from './control-port.js';
 import { buildHttpApi } from './http-api.js';
@@ -30,6 +30,7 @@ export interface RunningServer {
 
 export async function startServer(input: ServerConfigInput | ServerConfig = {}): Promise<RunningServer> {
   const config = makeConfig(input);
+  await checkListenHost(config);
   const log = rootLog.child({ component: 'server' });
   const store = new Store(config.dataDir);
   let control: ControlPort | undefined;
