@@ -34,6 +34,8 @@ export const limitsSchema = z
     maxInFlightPerConnection: positive.default(64),
     /** Largest text definition accepted on the control port. */
     maxDefinitionBytes: positive.default(1024 * 1024),
+    /** Largest function binary a deploy may name (read from a root or uploaded). */
+    maxFunctionBytes: positive.default(64 * 1024 * 1024),
     /** Largest HTTP body (definition + base64 binaries, or an invoke input). */
     maxHttpBodyBytes: positive.default(64 * 1024 * 1024),
   })

@@ -16,7 +16,7 @@ import { AtaruError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BINARY_SIZE } from '../app/index.js';
 import { startsBinary, parseForServer } from './definition.js';
-import { storeFromRoots } from './functions.js';
+import { readFromRoots, storeFunctions } from './functions.js';
 import type { AppRegistry } from './registry.js';
 import { asAtaruError } from './reply-frame.js';
 import type { Store } from './store.js';
@@ -110,8 +110,8 @@ export function handleControlConnection(socket: Socket, deps: ControlPortDeps): 
     socket.setTimeout(0);
     void (async () => {
       const def = parseForServer(bytes, `control port (${peer})`);
-      const blobs = storeFromRoots(def, config.functionRoots, deps.store);
-      const app = await deps.registry.deploy(def, blobs);
+      const files = await readFromRoots(def, config.functionRoots, config.limits.maxFunctionBytes);
+      const app = await deps.registry.deploy(def, storeFunctions(files, deps.store));
       const reply = Buffer.alloc(2);
       reply.writeUInt16BE(app.dataPort.port);
       socket.end(reply);

@@ -24,7 +24,7 @@ import { AtaruError, httpStatusOf } from '../errors.js';
 import { kvmStatus } from '../runtime/kvm.js';
 import type { Logger } from '../log.js';
 import { parseForServer } from './definition.js';
-import { storeFromUploads } from './functions.js';
+import { readUploads, storeFunctions } from './functions.js';
 import { httpError, routeNotFound } from './http-errors.js';
 import type { Metrics } from './metrics.js';
 import type { AppRegistry, DeployedApp } from './registry.js';
@@ -210,8 +210,8 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
       const bytes = encoding === 'base64' ? Buffer.from(definition, 'base64') : Buffer.from(definition, 'utf8');
       const def = parseForServer(bytes, 'upload');
       const replaced = registry.get(def.name) !== undefined;
-      const blobs = storeFromUploads(def, files, store);
-      const a = await registry.deploy(def, blobs);
+      const checked = readUploads(def, files, config.limits.maxFunctionBytes);
+      const a = await registry.deploy(def, storeFunctions(checked, store));
       reply.code(201);
       return { name: a.name, port: a.dataPort.port, replaced };
     },

@@ -10,7 +10,7 @@ import { log as rootLog } from '../log.js';
 import { startControlPort, type ControlPort } from './control-port.js';
 import { buildHttpApi } from './http-api.js';
 import { Metrics } from './metrics.js';
-import { storeFromRoots } from './functions.js';
+import { readFromRoots, storeFunctions } from './functions.js';
 import { AppRegistry, type DeployedApp } from './registry.js';
 import { makeAllowList } from './result-target.js';
 import { Store } from './store.js';
@@ -80,7 +80,10 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
     controlPort: ports.control,
     httpPort: ports.http,
     registry,
-    deploy: (def) => registry.deploy(def, storeFromRoots(def, config.functionRoots, store)),
+    deploy: async (def) => {
+      const files = await readFromRoots(def, config.functionRoots, config.limits.maxFunctionBytes);
+      return registry.deploy(def, storeFunctions(files, store));
+    },
     close() {
       closing ??= (async () => {
         await Promise.all([control?.close(), http?.close(), registry.close()]);

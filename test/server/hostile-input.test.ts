@@ -1,20 +1,27 @@
 /**
  * Hostile input that needs no VM: definitions built to make a reader
- * quadratic, and host names that only look like loopback. Each case is one
- * that froze or fooled the server before (issue 13, items 2 and 14).
+ * quadratic, function paths that name a FIFO, a device, a huge or a non-ELF
+ * file, and host names that only look like loopback. Each case is one that
+ * froze or fooled the server before (issue 13, items 2, 3 and 14); each is
+ * refused before an app would load, so no KVM is needed.
  *
  * Nothing here measures time: a quadratic reader shows itself by never
  * finishing (the file times out), and "the event loop is not blocked" is
  * shown by /healthz being answered alongside a hostile deploy.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseDefinition } from '../../src/app/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeDefinition, parseDefinition } from '../../src/app/index.js';
+import type { AppDefinition } from '../../src/app/model.js';
 import { isLoopbackHost, makeConfig } from '../../src/config.js';
 import { AtaruError } from '../../src/errors.js';
 import { startServer } from '../../src/server/index.js';
 import { tempDir } from '../helpers/tmp.js';
-import { controlSend, startTestServer, type TestServer } from './helpers.js';
+import { appDef, controlSend, fixturesDir, startTestServer, type TestServer } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -120,5 +127,95 @@ describe('loopback is decided by address, not by spelling', () => {
       );
     }
     assert.throws(() => makeConfig({ host: '10.1.2.3', dataDir }), (e: AtaruError) => e.code === 'FORBIDDEN');
+  });
+});
+
+describe('function files under a root: only regular ELF files, read off the event loop', () => {
+  let srv: TestServer;
+  let root: string;
+  let outside: string;
+  let base: string;
+  const maxFunctionBytes = 64 * 1024;
+
+  before(async () => {
+    root = tempDir('ataru-root-');
+    outside = tempDir('ataru-outside-');
+    copyFileSync(join(fixturesDir, 'noop.elf'), join(root, 'noop.elf'));
+    execFileSync('mkfifo', [join(root, 'fifo.elf')]);
+    mkdirSync(join(root, 'dir.elf'));
+    writeFileSync(join(root, 'text.elf'), 'not an ELF file\n');
+    writeFileSync(join(root, 'huge.elf'), Buffer.alloc(maxFunctionBytes + 1));
+    writeFileSync(join(outside, 'secret.elf'), Buffer.alloc(100));
+    srv = await startTestServer({ functionRoots: [root], limits: { maxFunctionBytes } });
+    base = `http://127.0.0.1:${srv.httpPort}`;
+  });
+  after(async () => {
+    await srv.stop();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  const defNaming = (path: string, name: string): AppDefinition => {
+    const def = appDef('hostile', ['noop'], []);
+    def.nodes[0]!.function = { path, name };
+    return def;
+  };
+  const deploy = async (path: string, name: string) => (await controlSend(srv.controlPort!, encodeDefinition(defNaming(path, name), 'json'), true)).error ?? '';
+  const healthz = async () => assert.equal((await fetch(`${base}/healthz`)).status, 200);
+
+  test('a FIFO is refused at once, and the server answers /healthz alongside', async () => {
+    // Before: readFileSync on the FIFO waited for a writer on the main thread, for good.
+    const [error] = await Promise.all([deploy(root, 'fifo.elf'), healthz(), healthz()]);
+    assert.match(error, /fifo\.elf is not a regular file/);
+    await healthz();
+  });
+
+  test('a device node is refused without being read', async (t) => {
+    try {
+      execFileSync('mknod', [join(root, 'zero.elf'), 'c', '1', '5']);
+    } catch {
+      t.skip('mknod needs root');
+      return;
+    }
+    const [error] = await Promise.all([deploy(root, 'zero.elf'), healthz()]);
+    assert.match(error, /zero\.elf is not a regular file/);
+  });
+
+  test('a folder is refused as not a regular file', async () => {
+    assert.match(await deploy(root, 'dir.elf'), /dir\.elf is not a regular file/);
+  });
+
+  test('a file over limits.maxFunctionBytes is refused, naming the limit', async () => {
+    assert.match(await deploy(root, 'huge.elf'), /huge\.elf is \d+ bytes, over this server's limit of 65536/);
+  });
+
+  test('a non-ELF file is rejected before anything reaches the blob store', async () => {
+    const blobs = join(srv.dataDir, 'blobs');
+    const written: string[] = [];
+    const watcher = watch(blobs, (_event, file) => written.push(String(file)));
+    try {
+      assert.match(await deploy(root, 'text.elf'), /text\.elf: .*(ELF|magic)/i);
+      const up = await fetch(`${base}/apps`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ definition: encodeDefinition(defNaming('bin', 'x.elf'), 'json').toString(), files: { 'bin/x.elf': Buffer.from('#!/bin/sh\n').toString('base64') } }),
+      });
+      assert.equal(up.status, 400);
+      assert.equal(((await up.json()) as { code: string }).code, 'BAD_ELF');
+      await sleep(100); // let inotify report a write, if one happened
+    } finally {
+      watcher.close();
+    }
+    assert.deepEqual(written, [], 'no blob file was written or renamed');
+    assert.deepEqual(readdirSync(blobs), []);
+  });
+
+  test('outside the roots, an existing and a missing file get the same answer', async () => {
+    const present = await deploy(outside, 'secret.elf');
+    const missing = await deploy(outside, 'missing.elf');
+    assert.match(present, /secret\.elf lies outside the function roots/);
+    assert.match(missing, /missing\.elf lies outside the function roots/);
+    assert.equal(present.replaceAll('secret.elf', 'X'), missing.replaceAll('missing.elf', 'X'), 'nothing tells the two apart');
+    assert.doesNotMatch(present, /\b100\b|bytes/, 'no size of a file outside the roots');
   });
 });
