@@ -32,6 +32,10 @@ export const limitsSchema = z
     maxConnectionsPerApp: positive.default(256),
     /** Requests in flight per data connection; the socket pauses beyond it. */
     maxInFlightPerConnection: positive.default(64),
+    /** Control-port clients connected at once; more are refused at accept. */
+    maxControlConnections: positive.default(64),
+    /** HTTP API connections at once; more are refused at accept. */
+    maxHttpConnections: positive.default(256),
     /** Largest text definition accepted on the control port. */
     maxDefinitionBytes: positive.default(1024 * 1024),
     /** Largest function binary a deploy may name (read from a root or uploaded). */
@@ -57,8 +61,21 @@ export const serverConfigSchema = z
     resultAllow: z.array(z.string().min(1)).default(['127.0.0.0/8', '::1/128']),
     /** Bearer token for the HTTP API; required on a non-loopback host. */
     token: z.string().min(1).optional(),
-    /** A control client must send its whole definition within this time. */
+    /**
+     * A control client must send its whole definition within this time of
+     * connecting (a total deadline, not an idle one: a client trickling a
+     * byte a second is cut off too); a reply it never acknowledges is cut off
+     * this long after it was sent.
+     */
     controlTimeoutMs: positive.default(10_000),
+    /** A data connection with no request in flight and no byte received for this long is closed. */
+    dataIdleTimeoutMs: positive.default(60_000),
+    /** Once a request's first byte arrived on a data port, its last must arrive within this time. */
+    dataRequestTimeoutMs: positive.default(30_000),
+    /** An HTTP request (headers and body) must arrive whole within this time of its first byte. */
+    httpRequestTimeoutMs: positive.default(30_000),
+    /** An HTTP connection idle between requests (keep-alive) is closed after this long. */
+    httpIdleTimeoutMs: positive.default(5_000),
     limits: limitsSchema.default(limitsSchema.parse({})),
   })
   .strict();

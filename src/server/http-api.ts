@@ -16,6 +16,7 @@
  * it must be set when listening on a non-loopback address.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { LIMITS } from '../app/model.js';
@@ -28,7 +29,7 @@ import { readUploads, storeFunctions } from './functions.js';
 import { httpError, routeNotFound } from './http-errors.js';
 import type { Metrics } from './metrics.js';
 import type { AppRegistry, DeployedApp } from './registry.js';
-import { asAtaruError } from './reply-frame.js';
+import { runRequest } from './run-request.js';
 import type { Store } from './store.js';
 
 export interface HttpApiDeps {
@@ -94,9 +95,39 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return got.length === want.length && timingSafeEqual(got, want);
 }
 
+/**
+ * Node's HTTP server with this server's deadlines: a request (headers and
+ * body) must arrive whole within httpRequestTimeoutMs of its first byte —
+ * so a body sent at a byte a second gets 408 and the connection closes — an
+ * idle keep-alive connection closes after httpIdleTimeoutMs, and at most
+ * maxHttpConnections are open at once (more are closed at accept). Node
+ * checks the request deadline on an interval; by default it is 30 s, so it
+ * is made a fraction of the deadline.
+ */
+function slowClientSafeServer(config: ServerConfig, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const requestTimeout = config.httpRequestTimeoutMs;
+  const server = createHttpServer(
+    {
+      requestTimeout,
+      headersTimeout: requestTimeout,
+      keepAliveTimeout: config.httpIdleTimeoutMs,
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(requestTimeout / 4))),
+    },
+    handler,
+  );
+  server.maxConnections = config.limits.maxHttpConnections;
+  return server;
+}
+
 export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> {
   const { config, registry, store, metrics, log } = deps;
-  const app = Fastify({ logger: false, bodyLimit: config.limits.maxHttpBodyBytes });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.limits.maxHttpBodyBytes,
+    requestTimeout: config.httpRequestTimeoutMs,
+    keepAliveTimeout: config.httpIdleTimeoutMs,
+    serverFactory: (handler) => slowClientSafeServer(config, handler),
+  });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -233,19 +264,12 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
       if (!Buffer.isBuffer(req.body)) {
         throw new AtaruError('BAD_REQUEST', `invoke ${req.params.name}: send the input as Content-Type: application/octet-stream`);
       }
-      const v = a.current;
-      try {
-        const r = await v.handle.run(req.body);
-        v.metrics.ok(r, 'http');
-        reply
-          .header('content-type', 'application/octet-stream')
-          .header('x-ataru-dag-us', (r.dagNs / 1000).toFixed(1))
-          .header('x-ataru-sink-lengths', r.sinkLengths.join(','));
-        return r.output;
-      } catch (e) {
-        v.metrics.error(asAtaruError(e).code, 'http');
-        throw e;
-      }
+      const r = await runRequest(a.current, req.body, 'http');
+      reply
+        .header('content-type', 'application/octet-stream')
+        .header('x-ataru-dag-us', (r.dagNs / 1000).toFixed(1))
+        .header('x-ataru-sink-lengths', r.sinkLengths.join(','));
+      return r.output;
     },
   );
 

@@ -181,6 +181,8 @@ export class AppRegistry {
           window: config.limits.maxInFlightPerConnection,
           maxConnections: config.limits.maxConnectionsPerApp,
           writeHighWater: 1024 * 1024,
+          idleTimeoutMs: config.dataIdleTimeoutMs,
+          requestTimeoutMs: config.dataRequestTimeoutMs,
           log: appLog,
         });
       }
