@@ -1,9 +1,11 @@
 /**
  * Hostile input that needs no VM: definitions built to make a reader
  * quadratic, function paths that name a FIFO, a device, a huge or a non-ELF
- * file, and host names that only look like loopback. Each case is one that
- * froze or fooled the server before (issue 13, items 2, 3 and 14); each is
- * refused before an app would load, so no KVM is needed.
+ * file, slow and idle clients of the control port and the HTTP API, and host
+ * names that only look like loopback. Each case is one that froze or fooled
+ * the server before (issue 13, items 2, 3, 4 and 14); each is refused before
+ * an app would load, so no KVM is needed (the data-port cases, which need an
+ * app, are in slow-data-clients.test.ts).
  *
  * Nothing here measures time: a quadratic reader shows itself by never
  * finishing (the file times out), and "the event loop is not blocked" is
@@ -12,6 +14,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,9 +22,11 @@ import { encodeDefinition, parseDefinition } from '../../src/app/index.js';
 import type { AppDefinition } from '../../src/app/model.js';
 import { isLoopbackHost, makeConfig } from '../../src/config.js';
 import { AtaruError } from '../../src/errors.js';
+import { log } from '../../src/log.js';
+import { handleControlConnection } from '../../src/server/control-port.js';
 import { startServer } from '../../src/server/index.js';
 import { tempDir } from '../helpers/tmp.js';
-import { appDef, controlSend, fixturesDir, startTestServer, type TestServer } from './helpers.js';
+import { appDef, connectTo, controlSend, fixturesDir, readUntilClose, startTestServer, type TestServer } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -217,5 +222,181 @@ describe('function files under a root: only regular ELF files, read off the even
     assert.match(missing, /missing\.elf lies outside the function roots/);
     assert.equal(present.replaceAll('secret.elf', 'X'), missing.replaceAll('missing.elf', 'X'), 'nothing tells the two apart');
     assert.doesNotMatch(present, /\b100\b|bytes/, 'no size of a file outside the roots');
+  });
+});
+
+/** A client that does not end its side when the server ends its own (it ignores the FIN). */
+function connectHalfOpen(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/**
+ * What a socket received until the server dropped it: a close, or the reset
+ * or broken pipe a write meets once the server has destroyed its end.
+ */
+function receivedUntilDropped(s: Socket, timeoutMs = 15_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`the server still holds the socket after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString());
+    };
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? done() : reject(e)));
+    s.on('close', done);
+  });
+}
+
+/** Writes `byte` every `everyMs` until the socket closes: the slowest client there is. */
+function trickle(s: Socket, byte: string, everyMs: number): void {
+  const t = setInterval(() => {
+    if (!s.destroyed && s.writable) s.write(byte);
+  }, everyMs);
+  s.once('close', () => clearInterval(t));
+  s.once('error', () => clearInterval(t));
+}
+
+describe('slow and idle control-port clients', () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startTestServer({ controlTimeoutMs: 400, httpPort: null });
+  });
+  after(() => srv.stop());
+
+  test('a client sending a byte every 50 ms is cut off at the deadline from connect, with an error line', async () => {
+    const s = await connectTo(srv.controlPort!);
+    trickle(s, ' ', 50); // an idle timeout would be reset by every byte
+    const reply = (await readUntilClose(s, 15_000)).toString();
+    assert.match(reply, /^error: timed out after 400 ms with \d+ bytes/);
+  });
+
+  test('a client that connects and sends nothing is cut off too', async () => {
+    const reply = (await readUntilClose(await connectTo(srv.controlPort!), 15_000)).toString();
+    assert.match(reply, /^error: timed out after 400 ms with 0 bytes/);
+  });
+
+  test('a client that ignores the error reply and the FIN, and keeps sending, is dropped at the deadline', async () => {
+    const s = await connectHalfOpen(srv.controlPort!);
+    const struct = Buffer.alloc(54_009); // a NUL first: the binary form, one byte too long
+    s.write(struct);
+    trickle(s, 'x', 50);
+    const reply = await receivedUntilDropped(s);
+    assert.match(reply, /^error: byte 54008: binary definition must be exactly 54008 bytes/);
+  });
+
+  test('a refused (non-loopback) peer that ignores the FIN and keeps sending is dropped at the deadline', async () => {
+    const server: Server = createServer({ allowHalfOpen: true }, (sock) => {
+      Object.defineProperty(sock, 'remoteAddress', { value: '192.0.2.10' });
+      handleControlConnection(sock, { config: srv.config, registry: srv.registry, store: undefined as never, log });
+    });
+    await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, r));
+    try {
+      const s = await connectHalfOpen((server.address() as { port: number }).port);
+      trickle(s, 'x', 50); // before, only its own FIN ended the socket
+      const reply = await receivedUntilDropped(s);
+      assert.match(reply, /^error: deploys from 192\.0\.2\.10 are refused/);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('a 1 MiB text definition in 1-byte chunks is buffered in linear time', async () => {
+    // The chunks are fed straight to the handler (TCP would coalesce them):
+    // a copy of everything so far per chunk would be ~5·10^11 bytes here.
+    const text = Buffer.from(`name : a${' '.repeat(MiB - 16)}b\n`);
+    const reply = await new Promise<string>((resolve, reject) => {
+      const server: Server = createServer({ allowHalfOpen: true }, (sock) => {
+        handleControlConnection(sock, { config: { ...srv.config, controlTimeoutMs: 600_000 }, registry: srv.registry, store: undefined as never, log });
+        for (let i = 0; i < text.length; i++) sock.emit('data', text.subarray(i, i + 1));
+        sock.emit('end');
+      });
+      server.listen({ host: '127.0.0.1', port: 0 }, () => {
+        const c = connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port });
+        readUntilClose(c, 120_000).then((b) => {
+          server.close();
+          resolve(b.toString());
+        }, reject);
+      });
+    });
+    assert.match(reply, /^error: .*:1: name: expected one value, found 2/);
+  });
+});
+
+describe('control-port connection cap', () => {
+  test('past limits.maxControlConnections a new client is closed at once; the held ones still work', async () => {
+    const srv = await startTestServer({ httpPort: null, limits: { maxControlConnections: 2 } });
+    try {
+      const held = await Promise.all([connectTo(srv.controlPort!), connectTo(srv.controlPort!)]);
+      await sleep(50);
+      const extra = await readUntilClose(await connectTo(srv.controlPort!), 15_000);
+      assert.equal(extra.length, 0, 'closed without a reply');
+      held[0]!.end('garbage');
+      assert.match((await readUntilClose(held[0]!, 15_000)).toString(), /^error: /);
+      held[1]!.destroy();
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('slow and idle HTTP clients', () => {
+  let srv: TestServer;
+  let port: number;
+  before(async () => {
+    srv = await startTestServer({ controlPort: null, httpRequestTimeoutMs: 500, httpIdleTimeoutMs: 300 });
+    port = srv.httpPort!;
+  });
+  after(() => srv.stop());
+
+  test('a body sent at a byte every 50 ms gets 408 at the request deadline and the connection closes', async () => {
+    const s = await connectTo(port);
+    s.write('POST /apps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{');
+    trickle(s, ' ', 50);
+    const reply = (await readUntilClose(s, 15_000)).toString();
+    assert.match(reply, /^HTTP\/1\.1 408 /);
+  });
+
+  test('headers sent at a byte every 50 ms are cut off the same way', async () => {
+    const s = await connectTo(port);
+    s.write('GET /healthz HTTP/1.1\r\n');
+    trickle(s, 'X', 50);
+    const reply = (await readUntilClose(s, 15_000)).toString();
+    assert.match(reply, /^HTTP\/1\.1 408 /);
+  });
+
+  test('a connection that never sends a request is closed', async () => {
+    const reply = await readUntilClose(await connectTo(port), 15_000);
+    assert.ok(reply.length === 0 || /^HTTP\/1\.1 408 /.test(reply.toString()));
+  });
+
+  test('an idle keep-alive connection is closed after its request was answered', async () => {
+    const s = await connectTo(port);
+    s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    const reply = (await readUntilClose(s, 15_000)).toString();
+    assert.match(reply, /^HTTP\/1\.1 200 /);
+    assert.match(reply, /"status":"ok"/);
+  });
+
+  test('past limits.maxHttpConnections a new connection is closed at accept; the held ones are served', async () => {
+    const capped = await startTestServer({ controlPort: null, limits: { maxHttpConnections: 2 } });
+    try {
+      const held = await Promise.all([connectTo(capped.httpPort!), connectTo(capped.httpPort!)]);
+      await sleep(50);
+      const extra = await readUntilClose(await connectTo(capped.httpPort!), 15_000).catch((e: Error) => e);
+      assert.ok(!(extra instanceof Error) || /ECONNRESET/.test(extra.message), String(extra));
+      assert.equal(extra instanceof Error ? 0 : extra.length, 0, 'closed without a reply');
+      held[0]!.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      assert.match((await readUntilClose(held[0]!, 15_000)).toString(), /^HTTP\/1\.1 200 /);
+      held[1]!.destroy();
+    } finally {
+      await capped.stop();
+    }
   });
 });
