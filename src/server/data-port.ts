@@ -12,9 +12,9 @@
  *
  * Slow and idle clients: a request's bytes must all arrive within
  * `requestTimeoutMs` of its first (a client trickling bytes is cut off, with
- * an error frame), and a connection with nothing in flight that sends
- * nothing for `idleTimeoutMs` is closed, so idle sockets can't hold every
- * one of the app's `maxConnections`.
+ * an error frame), and a connection with nothing in flight that neither
+ * sends nor takes any of its replies for `idleTimeoutMs` is closed, so idle
+ * sockets can't hold every one of the app's `maxConnections`.
  *
  * A connection keeps the msg_len of the app version it was opened on: a
  * redeploy that changes msg_len must not re-cut the byte stream of a client
@@ -59,6 +59,7 @@ class DataConnection {
   /** performance.now() when the partial request began, and of the last byte received. */
   private partialSinceMs = 0;
   private lastByteMs = performance.now();
+  private unsentAtLastCheck = 0;
   private readonly watchdog: NodeJS.Timeout;
   /** Complete requests received while the window was full. */
   private backlog: Buffer | null = null;
@@ -185,7 +186,9 @@ class DataConnection {
    * flight or pending that has sent nothing for idleTimeoutMs is closed.
    */
   private checkDeadlines(): void {
-    if (this.socket.destroyed || this.stopped) return;
+    // A stopped connection (pktcnt reached, half-closed, draining) is still
+    // checked: a client that never takes its last replies must not keep it.
+    if (this.socket.destroyed) return;
     const now = performance.now();
     if (this.partial && now - this.partialSinceMs >= this.opts.requestTimeoutMs) {
       const err = new AtaruError(
@@ -194,7 +197,16 @@ class DataConnection {
       );
       this.opts.log.info({ app: this.app.name, bytes: this.partialFill, msgLen: this.msgLen }, 'data client too slow; connection closed');
       this.cutOff(err);
-    } else if (!this.partial && !this.backlog && this.inflight === 0 && now - this.lastByteMs >= this.opts.idleTimeoutMs) {
+      return;
+    }
+    // Replies leaving the buffer are progress too: a client that reads
+    // slowly is not idle; one that reads nothing is, once nothing is in flight.
+    const unsent = this.socket.writableLength;
+    if (unsent !== this.unsentAtLastCheck) {
+      this.unsentAtLastCheck = unsent;
+      this.lastByteMs = now;
+    }
+    if (!this.partial && !this.backlog && this.inflight === 0 && now - this.lastByteMs >= this.opts.idleTimeoutMs) {
       this.opts.log.debug({ app: this.app.name }, 'idle data connection closed');
       this.cutOff(undefined);
     }
