@@ -12,6 +12,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { jsonPath } from './app/json-path.js';
+import { LIMITS } from './app/model.js';
 import { AtaruError } from './errors.js';
 
 /** The defaults that `ataru serve` listens on and the client verbs talk to. */
@@ -27,7 +28,8 @@ export const limitsSchema = z
   .object({
     /** Largest msg_len an app may declare (bytes per data-port request). */
     maxMsgLen: positive.default(2 * 1024 * 1024),
-    maxNodes: positive.default(255),
+    /** Most nodes per app; at most the definition format's own limit. */
+    maxNodes: positive.max(LIMITS.maxNodes).default(LIMITS.maxNodes),
     maxApps: positive.default(64),
     maxConnectionsPerApp: positive.default(256),
     /** Requests in flight per data connection; the socket pauses beyond it. */
