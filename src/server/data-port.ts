@@ -190,6 +190,9 @@ class DataConnection {
     // checked: a client that never takes its last replies must not keep it.
     if (this.socket.destroyed) return;
     const now = performance.now();
+    // While the server itself holds the socket paused (window full, replies
+    // unsent) a partial request can't progress: that time is not the client's.
+    if (this.paused) this.partialSinceMs = now;
     if (this.partial && now - this.partialSinceMs >= this.opts.requestTimeoutMs) {
       const err = new AtaruError(
         'TIMEOUT',
