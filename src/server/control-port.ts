@@ -117,12 +117,13 @@ export function handleControlConnection(socket: Socket, deps: ControlPortDeps): 
         ),
       );
     } else socket.destroy();
-  }, config.controlTimeoutMs);
+  }, config.controlTimeoutMs).unref();
   socket.once('close', () => clearTimeout(deadline));
   const replyAndClose = (bytes: Buffer | string) => {
-    socket.end(bytes);
     clearTimeout(deadline);
-    deadline = setTimeout(() => socket.destroy(), config.controlTimeoutMs);
+    if (socket.destroyed) return; // the client left while its deploy ran
+    socket.end(bytes);
+    deadline = setTimeout(() => socket.destroy(), config.controlTimeoutMs).unref();
   };
 
   const sendError = (err: unknown) => {
