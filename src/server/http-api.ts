@@ -239,6 +239,13 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     async (req, reply) => {
       const { definition, encoding = 'text', files = {} } = req.body;
       const bytes = encoding === 'base64' ? Buffer.from(definition, 'base64') : Buffer.from(definition, 'utf8');
+      // The body limit is for the binaries; the definition has the control
+      // port's limit, so no listener parses more than that on the event loop.
+      if (bytes.length > config.limits.maxDefinitionBytes) {
+        throw new AtaruError('TOO_LARGE', `definition of ${bytes.length} bytes is over this server's limit of ${config.limits.maxDefinitionBytes} (limits.maxDefinitionBytes)`, {
+          jsonPath: '$.definition',
+        });
+      }
       const def = parseForServer(bytes, 'upload');
       const replaced = registry.get(def.name) !== undefined;
       const checked = readUploads(def, files, config.limits.maxFunctionBytes);

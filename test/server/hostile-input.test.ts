@@ -91,7 +91,7 @@ describe('a hostile deploy does not stop the server answering', () => {
   };
 
   test('HTTP: a 1 MiB hostile template and /healthz, in parallel, both complete', async () => {
-    const definition = `name : a${' '.repeat(MiB)}b\n`;
+    const definition = `name : a${' '.repeat(MiB - 16)}b\n`; // 1 MiB, the definition limit
     const deploy = fetch(`${base}/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ definition }) });
     const [res] = await Promise.all([deploy, healthy(), healthy(), healthy()]);
     assert.equal(res.status, 400);
@@ -99,6 +99,18 @@ describe('a hostile deploy does not stop the server answering', () => {
     assert.equal(body.code, 'BAD_DEFINITION');
     assert.equal(body.location.line, 1);
     await healthy();
+  });
+
+  test('HTTP: a definition over limits.maxDefinitionBytes is refused unparsed (the body limit is for the binaries)', async () => {
+    const definition = 'x\n'.repeat(MiB); // 2 MiB of garbage lines
+    const [res] = await Promise.all([
+      fetch(`${base}/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ definition }) }),
+      healthy(),
+    ]);
+    assert.equal(res.status, 413);
+    const body = (await res.json()) as { code: string; message: string };
+    assert.equal(body.code, 'TOO_LARGE');
+    assert.match(body.message, /over this server's limit of 1048576/);
   });
 
   test('control port: a hostile template just under the size limit and /healthz, in parallel, both complete', async () => {
