@@ -5,11 +5,14 @@
  * Defaults: control port 9988 (the original's), HTTP API on 9990, data dir
  * ~/.ataru, everything on 127.0.0.1.
  */
+import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { jsonPath } from './app/json-path.js';
+import { LIMITS } from './app/model.js';
 import { AtaruError } from './errors.js';
 
 /** The defaults that `ataru serve` listens on and the client verbs talk to. */
@@ -25,13 +28,20 @@ export const limitsSchema = z
   .object({
     /** Largest msg_len an app may declare (bytes per data-port request). */
     maxMsgLen: positive.default(2 * 1024 * 1024),
-    maxNodes: positive.default(255),
+    /** Most nodes per app; at most the definition format's own limit. */
+    maxNodes: positive.max(LIMITS.maxNodes).default(LIMITS.maxNodes),
     maxApps: positive.default(64),
     maxConnectionsPerApp: positive.default(256),
     /** Requests in flight per data connection; the socket pauses beyond it. */
     maxInFlightPerConnection: positive.default(64),
+    /** Control-port clients connected at once; more are refused at accept. */
+    maxControlConnections: positive.default(64),
+    /** HTTP API connections at once; more are refused at accept. */
+    maxHttpConnections: positive.default(256),
     /** Largest text definition accepted on the control port. */
     maxDefinitionBytes: positive.default(1024 * 1024),
+    /** Largest function binary a deploy may name (read from a root or uploaded). */
+    maxFunctionBytes: positive.default(64 * 1024 * 1024),
     /** Largest HTTP body (definition + base64 binaries, or an invoke input). */
     maxHttpBodyBytes: positive.default(64 * 1024 * 1024),
   })
@@ -53,8 +63,21 @@ export const serverConfigSchema = z
     resultAllow: z.array(z.string().min(1)).default(['127.0.0.0/8', '::1/128']),
     /** Bearer token for the HTTP API; required on a non-loopback host. */
     token: z.string().min(1).optional(),
-    /** A control client must send its whole definition within this time. */
+    /**
+     * A control client must send its whole definition within this time of
+     * connecting (a total deadline, not an idle one: a client trickling a
+     * byte a second is cut off too); a reply it never acknowledges is cut off
+     * this long after it was sent.
+     */
     controlTimeoutMs: positive.default(10_000),
+    /** A data connection with no request in flight and no byte received for this long is closed. */
+    dataIdleTimeoutMs: positive.default(60_000),
+    /** Once a request's first byte arrived on a data port, its last must arrive within this time. */
+    dataRequestTimeoutMs: positive.default(30_000),
+    /** An HTTP request (headers and body) must arrive whole within this time of its first byte. */
+    httpRequestTimeoutMs: positive.default(30_000),
+    /** An HTTP connection idle between requests (keep-alive) is closed after this long. */
+    httpIdleTimeoutMs: positive.default(5_000),
     limits: limitsSchema.default(limitsSchema.parse({})),
   })
   .strict();
@@ -78,13 +101,9 @@ export function makeConfig(input: ServerConfigInput = {}, where = 'config'): Ser
   const cfg = r.data;
   cfg.dataDir = resolve(cfg.dataDir);
   cfg.functionRoots = cfg.functionRoots.map((r) => resolve(r));
-  if (!isLoopbackHost(cfg.host) && !cfg.token && cfg.httpPort !== null) {
-    throw new AtaruError(
-      'FORBIDDEN',
-      `listening on ${cfg.host} (not loopback) needs an HTTP API token: pass --token or set "token"`,
-      { file: where, field: 'token' },
-    );
-  }
+  // A literal address is judged here; a host name only once it is resolved
+  // (checkListenHost, before anything listens).
+  if (isIP(cfg.host) && !isLoopbackAddress(cfg.host)) requireToken(cfg, where, `${cfg.host} (not loopback)`);
   return cfg;
 }
 
@@ -113,6 +132,43 @@ function definedOnly(o: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.') || host === '::ffff:127.0.0.1';
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/** Whether a literal IP address is loopback: 127.0.0.0/8, ::1, or 127/8 mapped into IPv6. */
+export function isLoopbackAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  return LOOPBACK.check(address, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/**
+ * Whether a host is loopback, by what it resolves to: every address must be
+ * loopback. A name is never judged by its spelling ("127.x.example.com" is
+ * not local); one that does not resolve is not loopback.
+ */
+export async function isLoopbackHost(host: string): Promise<boolean> {
+  if (isIP(host)) return isLoopbackAddress(host);
+  try {
+    const addresses = await lookup(host, { all: true, verbatim: true });
+    return addresses.length > 0 && addresses.every((a) => isLoopbackAddress(a.address));
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses a host that is not loopback when the HTTP API has no token (the host name resolved). */
+export async function checkListenHost(cfg: ServerConfig, where = 'config'): Promise<void> {
+  if (cfg.token || cfg.httpPort === null) return;
+  if (!(await isLoopbackHost(cfg.host))) requireToken(cfg, where, `${cfg.host} (not a loopback address, or not resolvable)`);
+}
+
+function requireToken(cfg: ServerConfig, where: string, what: string): void {
+  if (cfg.token || cfg.httpPort === null) return;
+  throw new AtaruError('FORBIDDEN', `listening on ${what} needs an HTTP API token: pass --token or set "token"`, {
+    file: where,
+    field: 'token',
+  });
 }

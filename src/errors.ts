@@ -16,7 +16,9 @@ export type ErrorCode =
   | 'BUSY' // queue full / limits reached
   | 'NOT_FOUND' // no such app
   | 'CONFLICT' // e.g. port already used
-  | 'FORBIDDEN' // path outside the function roots, missing token, ...
+  | 'UNAUTHENTICATED' // the HTTP API's bearer token is missing or wrong
+  | 'FORBIDDEN' // path outside the function roots, a refused peer or target, ...
+  | 'TOO_LARGE' // a request body or definition over this server's size limit
   | 'OUTPUT_TOO_LARGE'
   | 'CLOSED' // the app or server is shutting down
   | 'KVM_UNAVAILABLE'
@@ -84,6 +86,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'BAD_ELF':
     case 'BAD_REQUEST':
       return 400;
+    case 'UNAUTHENTICATED':
+      return 401;
     case 'FORBIDDEN':
       return 403;
     case 'NOT_FOUND':
@@ -91,6 +95,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'CONFLICT':
       return 409;
     case 'OUTPUT_TOO_LARGE':
+    case 'TOO_LARGE':
       return 413;
     case 'FUNCTION_ERROR':
     case 'FAULT':

@@ -1,6 +1,6 @@
 /**
  * The server's data port end to end, for a 4-node no-op DAG (the diamond of
- * SEED-SPEC §4): latency p50/p99 at 1 connection (one request at a time) and
+ * docs/original-system.md): latency p50/p99 at 1 connection (one request at a time) and
  * throughput at 1, 4 and 16 connections, beside two baselines from the same
  * run: the in-process app.run() of the same app, app.run() timed inside the
  * server during the end-to-end phase (an app idle between requests wakes

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/rig/run.sh — run a static binary inside the hardware-style KVM rig
-# (Debian 6.1 + kvm_amd under QEMU TCG, PLATFORM.md) and exit with its status.
+# (Debian 6.1 + kvm_amd under QEMU TCG, docs/platform-differences.md) and exit with its status.
 #
 #   scripts/rig/run.sh [-f PATH]... [-e NAME=VALUE]... <static-binary> [args...]
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/rig/setup.sh — prepare the hardware-style KVM rig (PLATFORM.md):
+# scripts/rig/setup.sh — prepare the hardware-style KVM rig (docs/platform-differences.md):
 # Debian's 6.1 kernel under QEMU TCG emulating an AMD EPYC with SVM, where
 # kvm_amd loads and /dev/kvm behaves like hardware KVM.
 #

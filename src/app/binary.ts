@@ -1,6 +1,7 @@
 /**
  * The original's wire form: the raw bytes of its C struct app_defn_t
- * (x86-64, little-endian), 54,008 bytes, no header. See SEED-SPEC §3.
+ * (x86-64, little-endian), 54,008 bytes, no header. See
+ * docs/original-system.md, "Wire struct".
  *
  * The reader accepts only the canonical bytes a C client that zeroed the
  * struct would send: every byte after a string's NUL, the 4 padding bytes,

@@ -1,7 +1,7 @@
 /**
  * The DAG: the original's compressed adjacency array <-> an edge list.
  *
- * Array layout for n nodes (SEED-SPEC §4):
+ * Array layout for n nodes (docs/original-system.md, "DAG encoding"):
  *   [0, n)        in-count of each node
  *   [n, 2n)       start offset of each node's children in the child list
  *   2n            end offset = number of edges

@@ -14,7 +14,7 @@ import { AtaruError } from '../errors.js';
 import type { AppDefinition, Edge, FunctionRef } from './model.js';
 import { DEFAULTS, LIMITS } from './model.js';
 import { defaultNodeIds } from './ids.js';
-import { type Problem, quote, toError } from './problems.js';
+import { MAX_REPORTED, type Problem, quote, toError } from './problems.js';
 import { didYouMean } from './suggest.js';
 import { jsonPath } from './json-path.js';
 import { findJsonSyntaxError } from './json-syntax.js';
@@ -122,7 +122,13 @@ function fromZod(issues: z.core.$ZodIssue[]): AtPath[] {
     const input = (issue as { input?: unknown }).input;
     switch (issue.code) {
       case 'unrecognized_keys':
-        for (const key of issue.keys) {
+        for (const [i, key] of issue.keys.entries()) {
+          // Only keys that can still be reported are described; the rest are
+          // one line, so a hundred thousand unknown keys cost little.
+          if (out.length >= MAX_REPORTED) {
+            out.push({ jsonPath: jsonPath(issue.path), message: `${issue.keys.length - i} more unknown keys` });
+            break;
+          }
           out.push({ jsonPath: jsonPath([...issue.path, key]), message: `unknown key ${quote(key)}${didYouMean(key, knownKeys(issue.path))}` });
         }
         break;

@@ -29,14 +29,18 @@ export interface Located {
 /** Problems reported per input; garbage input could otherwise make megabytes of them. */
 export const MAX_REPORTED = 50;
 
-/** One AtaruError for all problems: the first is the error, the rest its details. */
-export function toError(located: Located[]): AtaruError {
+/**
+ * One AtaruError for all problems: the first is the error, the rest its
+ * details. `unlisted`: further problems a reader only counted.
+ */
+export function toError(located: Located[], unlisted = 0): AtaruError {
   const errors = located.slice(0, MAX_REPORTED).map(({ message, field, location }) => {
     const text = field ? `${field}: ${message}` : message;
     return new AtaruError('BAD_DEFINITION', text, { ...location, ...(field ? { field } : {}) });
   });
-  if (located.length > MAX_REPORTED) {
-    errors.push(new AtaruError('BAD_DEFINITION', `... and ${located.length - MAX_REPORTED} more problems`));
+  const more = Math.max(0, located.length - MAX_REPORTED) + unlisted;
+  if (more > 0) {
+    errors.push(new AtaruError('BAD_DEFINITION', `... and ${more} more problems`));
   }
   const [first, ...rest] = errors;
   return new AtaruError('BAD_DEFINITION', first.message, first.location, rest);

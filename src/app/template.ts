@@ -34,6 +34,22 @@ const EXEC_KEY = /^exec\[(\d+)\]\.(.*)$/;
 const DAG_SEPARATORS = /[,; \t]+/;
 const MAX_DAG_VALUES = 2 * LIMITS.maxNodes + 1 + LIMITS.maxEdges;
 
+/**
+ * The text without its trailing spaces and tabs. A loop, not /[ \t]+$/: that
+ * regex retries from every blank of a long run that is followed by other
+ * text, which is quadratic (a 160 KB line of spaces blocked the server 13 s).
+ */
+function trimBlanksEnd(s: string): string {
+  let end = s.length;
+  while (end > 0 && (s.charCodeAt(end - 1) === 0x20 || s.charCodeAt(end - 1) === 0x09)) end--;
+  return end === s.length ? s : s.slice(0, end);
+}
+
+function unknownKeyCandidates(key: string): string[] {
+  const index = /\d+/.exec(key)?.[0] ?? '1';
+  return [...TOP_LEVEL_KEYS, ...EXEC_FIELDS.map((f) => `exec[${index}].${f}`)];
+}
+
 const firstLine = (fields: Map<ExecField, Entry>) => Math.min(...[...fields.values()].map((e) => e.line));
 
 export function readTemplate(text: string, file?: string): AppDefinition {
@@ -42,6 +58,13 @@ export function readTemplate(text: string, file?: string): AppDefinition {
   const execs = new Map<number, Map<ExecField, Entry>>();
   const lineOfKey = new Map<string, number>();
 
+  // Line problems past what can be reported are only counted: a megabyte of
+  // garbage lines must not become half a million objects to sort.
+  let unlisted = 0;
+  const lineProblem = (p: LineProblem) => {
+    if (problems.length < MAX_REPORTED) problems.push(p);
+    else unlisted++;
+  };
   // Suggestions only for problems that can still be among those reported.
   const suggest = (key: string, candidates: string[]) => (problems.length < MAX_REPORTED ? didYouMean(key, candidates) : '');
 
@@ -50,9 +73,9 @@ export function readTemplate(text: string, file?: string): AppDefinition {
     const content = raw.replace(/\r$/, '').replace(/^[ \t]+/, '');
     if (content === '' || content.startsWith('//')) return;
     const [, key, restRaw] = KEY_AND_REST.exec(content)!;
-    const rest = restRaw.replace(/[ \t]+$/, '');
+    const rest = trimBlanksEnd(restRaw);
     if (key === '') {
-      problems.push({ line, message: `expected a key, found ${quote(content)}` });
+      lineProblem({ line, message: `expected a key, found ${quote(content)}` });
       return;
     }
     const entry = { line, rest };
@@ -65,12 +88,12 @@ export function readTemplate(text: string, file?: string): AppDefinition {
       const index = Number(execMatch[1]);
       const field = execMatch[2] as ExecField;
       if (index >= LIMITS.execEntries) {
-        problems.push({ line, message: `${quote(key)}: expected an exec index 0..${LIMITS.execEntries - 1}, found ${execMatch[1]}` });
+        lineProblem({ line, message: `${quote(key)}: expected an exec index 0..${LIMITS.execEntries - 1}, found ${execMatch[1]}` });
         return;
       }
       if (!EXEC_FIELDS.includes(field)) {
         const candidates = EXEC_FIELDS.map((f) => execKey(index, f));
-        problems.push({ line, message: `unknown key ${quote(key)}${suggest(key, candidates)}` });
+        lineProblem({ line, message: `unknown key ${quote(key)}${suggest(key, candidates)}` });
         return;
       }
       canonical = execKey(index, field);
@@ -78,13 +101,14 @@ export function readTemplate(text: string, file?: string): AppDefinition {
       execs.set(index, fields);
       if (!fields.has(field)) fields.set(field, entry);
     } else {
-      const index = /\d+/.exec(key)?.[0] ?? '1';
-      const candidates = [...TOP_LEVEL_KEYS, ...EXEC_FIELDS.map((f) => `exec[${index}].${f}`)];
-      problems.push({ line, message: `unknown key ${quote(key)}${suggest(key, candidates)}` });
+      // The candidates only while a suggestion can still be reported: garbage
+      // lines by the hundred thousand must not each build a list.
+      const hint = problems.length < MAX_REPORTED ? suggest(key, unknownKeyCandidates(key)) : '';
+      lineProblem({ line, message: `unknown key ${quote(key)}${hint}` });
       return;
     }
     const first = lineOfKey.get(canonical);
-    if (first !== undefined) problems.push({ line, message: `duplicate key ${quote(key)} (first set on line ${first})` });
+    if (first !== undefined) lineProblem({ line, message: `duplicate key ${quote(key)} (first set on line ${first})` });
     else lineOfKey.set(canonical, line);
   });
 
@@ -178,12 +202,16 @@ export function readTemplate(text: string, file?: string): AppDefinition {
   if (dagEntry) {
     const tokens = dagEntry.rest.split(DAG_SEPARATORS).filter((t) => t !== '');
     const values: number[] = [];
-    tokens.forEach((t, j) => {
-      if (/^\d+$/.test(t) && Number(t) <= 0xffff) values.push(Number(t));
-      else bad(`dag[${j}]`, `expected a number 0..65535, found ${quote(t)}`, dagEntry.line);
-    });
+    // Too many values is the one problem worth naming; judging each would
+    // only list garbage.
     if (tokens.length > MAX_DAG_VALUES) bad('dag', `expected at most ${MAX_DAG_VALUES} values, found ${tokens.length}`);
-    else if (values.length === tokens.length && n !== undefined) {
+    else {
+      tokens.forEach((t, j) => {
+        if (/^\d+$/.test(t) && Number(t) <= 0xffff) values.push(Number(t));
+        else bad(`dag[${j}]`, `expected a number 0..65535, found ${quote(t)}`, dagEntry.line);
+      });
+    }
+    if (tokens.length <= MAX_DAG_VALUES && values.length === tokens.length && n !== undefined) {
       const decoded = decodeDagArray(values, n);
       for (const p of decoded.problems) {
         const field = templateField(p, n)!;
@@ -247,7 +275,7 @@ export function readTemplate(text: string, file?: string): AppDefinition {
     return { message: p.message, field, location: { ...where, ...(line !== undefined ? { line } : {}) } };
   });
   located.sort((a, b) => (a.location.line ?? Infinity) - (b.location.line ?? Infinity));
-  throw toError(located);
+  throw toError(located, unlisted);
 }
 
 // ---- writer ----

@@ -11,28 +11,50 @@ export interface Reply {
   body: Buffer;
 }
 
-/** Incremental parser of reply frames. */
+/**
+ * Incremental parser of reply frames. Chunks are kept as they come and
+ * joined only once the frame they belong to is complete, so a large frame
+ * arriving in many small chunks costs linear time, not a copy per chunk.
+ */
 export class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private pending = 0;
 
   push(chunk: Buffer): Reply[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    const out: Reply[] = [];
-    let off = 0;
-    while (this.buf.length - off >= FRAME_HEADER_BYTES) {
-      const len = this.buf.readUInt32BE(off + 4);
-      if (this.buf.length - off - FRAME_HEADER_BYTES < len) break;
-      const start = off + FRAME_HEADER_BYTES;
-      out.push({ status: this.buf.readUInt32BE(off), body: this.buf.subarray(start, start + len) });
-      off = start + len;
+    if (chunk.length) {
+      this.chunks.push(chunk);
+      this.pending += chunk.length;
     }
-    this.buf = this.buf.subarray(off);
+    const out: Reply[] = [];
+    for (;;) {
+      if (this.pending < FRAME_HEADER_BYTES) break;
+      const head = this.peek(FRAME_HEADER_BYTES);
+      const len = head.readUInt32BE(4);
+      if (this.pending < FRAME_HEADER_BYTES + len) break;
+      const frame = this.take(FRAME_HEADER_BYTES + len);
+      out.push({ status: frame.readUInt32BE(0), body: frame.subarray(FRAME_HEADER_BYTES) });
+    }
     return out;
   }
 
   /** Bytes received that are not (yet) a whole frame. */
   get pendingBytes(): number {
-    return this.buf.length;
+    return this.pending;
+  }
+
+  /** The first n buffered bytes (n <= pending), joined only if they span chunks. */
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks, this.pending)];
+    return this.chunks[0]!;
+  }
+
+  /** Removes and returns the first n buffered bytes. */
+  private take(n: number): Buffer {
+    const first = this.peek(n);
+    this.pending -= n;
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
+    return first.subarray(0, n);
   }
 }
 

@@ -4,6 +4,7 @@
  * overlap on an instance; the hot path is one addon call per request.
  */
 import { availableParallelism } from 'node:os';
+import { assertValidDefinition } from '../app/index.js';
 import type { AppDefinition } from '../app/model.js';
 import { AtaruError } from '../errors.js';
 import { log } from '../log.js';
@@ -15,7 +16,9 @@ import { StreamingStats } from './stats.js';
 import { errorCodeOf, runError } from './status.js';
 import type { AppHandle, AppStats, LoadOptions, RunOptions, RunResult } from './types.js';
 
-interface Slot {
+/** One VM of the pool, at a fixed place in it (replaced in place when unusable). */
+interface PooledInstance {
+  /** Its place in the pool (the `instance` of a RunResult). */
   index: number;
   handle: NativeHandle;
   /** Id of the request running on it (log lines are tagged with it). */
@@ -32,6 +35,9 @@ interface Waiting {
 
 export async function loadApp(def: AppDefinition, opts: LoadOptions): Promise<App> {
   const t0 = performance.now();
+  // Every app, parsed or built in code, meets the one set of definition
+  // checks (src/app/validate.ts); nothing below re-checks a range.
+  assertValidDefinition(def);
   const app = new App(def, opts, buildSpec(def, opts));
   await app.start(t0);
   return app;
@@ -41,8 +47,8 @@ export class App implements AppHandle {
   readonly definition: AppDefinition;
   private readonly resolved: ResolvedSpec;
   private readonly poolSize: number;
-  private readonly slots: (Slot | undefined)[] = [];
-  private readonly free: Slot[] = [];
+  private readonly instances: (PooledInstance | undefined)[] = [];
+  private readonly idle: PooledInstance[] = [];
   private readonly queue = new Fifo<Waiting>();
   private readonly limiter?: LogLimiter;
   private busy = 0;
@@ -72,12 +78,12 @@ export class App implements AppHandle {
     let first = true;
     const made = await Promise.allSettled(
       Array.from({ length: this.poolSize }, (_, i) =>
-        this.createSlot(i).then((slot) => {
+        this.buildInstance(i).then((inst) => {
           if (first) {
             first = false;
             this.coldStartUs = (performance.now() - t0) * 1000;
           }
-          return slot;
+          return inst;
         }),
       ),
     );
@@ -88,28 +94,28 @@ export class App implements AppHandle {
       );
       throw failed.reason;
     }
-    for (const r of made) if (r.status === 'fulfilled') this.addSlot(r.value);
+    for (const r of made) if (r.status === 'fulfilled') this.addInstance(r.value);
   }
 
-  private async createSlot(index: number): Promise<Slot> {
-    const slot = { index, requestId: 0 } as Slot;
+  private async buildInstance(index: number): Promise<PooledInstance> {
+    const inst = { index, requestId: 0 } as PooledInstance;
     const spec = { ...this.resolved.spec };
     const limiter = this.limiter;
     if (limiter) {
       const app = this.definition.name;
-      spec.onLog = (node, message) => limiter.offer({ app, node, requestId: slot.requestId, message });
+      spec.onLog = (node, message) => limiter.offer({ app, node, requestId: inst.requestId, message });
     }
     try {
-      slot.handle = await native().createInstance(spec);
+      inst.handle = await native().createInstance(spec);
     } catch (err) {
       throw createError(err, this.resolved);
     }
-    return slot;
+    return inst;
   }
 
-  private addSlot(slot: Slot): void {
-    this.slots[slot.index] = slot;
-    this.free.push(slot);
+  private addInstance(inst: PooledInstance): void {
+    this.instances[inst.index] = inst;
+    this.idle.push(inst);
   }
 
   run(input: Buffer, opts?: RunOptions): Promise<RunResult> {
@@ -119,8 +125,8 @@ export class App implements AppHandle {
         new AtaruError('BAD_REQUEST', `request of ${input.length} bytes exceeds the ${this.definition.shm_size}-byte shared region`),
       );
     }
-    const slot = this.free.pop();
-    if (slot) return this.dispatch(slot, input, opts?.nodeId, 0);
+    const inst = this.idle.pop();
+    if (inst) return this.dispatch(inst, input, opts?.nodeId, 0);
     if (this.queue.length >= this.definition.queue_limit) {
       this.count('BUSY');
       return Promise.reject(
@@ -132,23 +138,23 @@ export class App implements AppHandle {
     );
   }
 
-  private async dispatch(slot: Slot, input: Buffer, nodeId: bigint | undefined, queueNs: number): Promise<RunResult> {
+  private async dispatch(inst: PooledInstance, input: Buffer, nodeId: bigint | undefined, queueNs: number): Promise<RunResult> {
     this.busy++;
-    slot.requestId = ++this.requestSeq;
+    inst.requestId = ++this.requestSeq;
     let res: NativeResult;
     try {
-      res = await native().run(slot.handle, input, nodeId);
+      res = await native().run(inst.handle, input, nodeId);
     } catch (err) {
       // The core refused the request: busy, oversized input, or (INTERNAL)
       // the instance is out of service (its memory reset failed): replace it.
       const status = (err as { status?: number }).status;
-      this.release(slot, status === native().constants.status.INTERNAL);
+      this.release(inst, status === native().constants.status.INTERNAL);
       const code = status !== undefined ? errorCodeOf(status) : 'INTERNAL';
       this.count(code);
       throw new AtaruError(code, (err as Error).message);
     }
     const unusable = res.status === native().constants.status.INTERNAL;
-    this.release(slot, unusable);
+    this.release(inst, unusable);
     this.record(res);
     if (res.status !== 0) throw runError(res, this.resolved.nodeNames);
     return {
@@ -158,35 +164,35 @@ export class App implements AppHandle {
       nodeNs: res.nodeNs,
       runNs: res.runNs,
       queueNs,
-      instance: slot.index,
+      instance: inst.index,
     };
   }
 
   /** Hands the instance to the next waiting request, or back to the pool. */
-  private release(slot: Slot, unusable: boolean): void {
+  private release(inst: PooledInstance, unusable: boolean): void {
     this.busy--;
     if (unusable) {
-      this.replace(slot);
+      this.replace(inst);
     } else {
       const next = this.queue.shift();
       if (next) {
         const queueNs = (performance.now() - next.queuedAt) * 1e6;
-        this.dispatch(slot, next.input, next.nodeId, queueNs).then(next.resolve, next.reject);
+        this.dispatch(inst, next.input, next.nodeId, queueNs).then(next.resolve, next.reject);
         return;
       }
-      this.free.push(slot);
+      this.idle.push(inst);
     }
     if (this.busy === 0 && this.queue.length === 0) this.drained?.();
   }
 
   /** The core reported the instance unusable: destroy it, make a fresh one. */
-  private replace(slot: Slot): void {
-    this.slots[slot.index] = undefined;
-    log.warn({ app: this.definition.name, instance: slot.index }, 'replacing an unusable instance');
-    void native().destroy(slot.handle);
+  private replace(inst: PooledInstance): void {
+    this.instances[inst.index] = undefined;
+    log.warn({ app: this.definition.name, instance: inst.index }, 'replacing an unusable instance');
+    void native().destroy(inst.handle);
     if (this.closing) return;
     this.busy++; // the replacement counts as work for close()
-    this.createSlot(slot.index).then(
+    this.buildInstance(inst.index).then(
       (fresh) => {
         this.busy--;
         if (this.closing) {
@@ -194,14 +200,14 @@ export class App implements AppHandle {
           if (this.busy === 0) this.drained?.();
           return;
         }
-        this.slots[fresh.index] = fresh;
+        this.instances[fresh.index] = fresh;
         this.busy++;
         this.release(fresh, false);
       },
       (err: unknown) => {
         this.busy--;
-        log.error({ app: this.definition.name, instance: slot.index, err }, 'cannot replace an instance');
-        if (this.slots.every((s) => s === undefined)) {
+        log.error({ app: this.definition.name, instance: inst.index, err }, 'cannot replace an instance');
+        if (this.instances.every((s) => s === undefined)) {
           for (const w of this.queue.drain()) w.reject(new AtaruError('INTERNAL', 'no usable instance left'));
         }
         if (this.busy === 0 && this.queue.length === 0) this.drained?.();
@@ -230,7 +236,7 @@ export class App implements AppHandle {
   }
 
   stats(): AppStats {
-    const live = this.slots.filter((s): s is Slot => s !== undefined);
+    const live = this.instances.filter((s): s is PooledInstance => s !== undefined);
     return {
       name: this.definition.name,
       coldStartUs: this.coldStartUs,
@@ -248,13 +254,13 @@ export class App implements AppHandle {
   /** Benchmark floor: median ns of n bare VM exit round trips on a free instance. */
   async exitFloor(n: number): Promise<number> {
     if (this.closing) throw this.closedError();
-    const slot = this.free.pop();
-    if (!slot) throw new AtaruError('BUSY', 'no free instance for the exit floor measurement');
+    const inst = this.idle.pop();
+    if (!inst) throw new AtaruError('BUSY', 'no free instance for the exit floor measurement');
     this.busy++;
     try {
-      return await native().exitFloor(slot.handle, n);
+      return await native().exitFloor(inst.handle, n);
     } finally {
-      this.release(slot, false);
+      this.release(inst, false);
     }
   }
 
@@ -264,9 +270,9 @@ export class App implements AppHandle {
       this.closing = true;
       this.closed = (async () => {
         if (this.busy > 0 || this.queue.length > 0) await new Promise<void>((r) => (this.drained = r));
-        const live = this.slots.filter((s): s is Slot => s !== undefined);
-        this.slots.length = 0;
-        this.free.length = 0;
+        const live = this.instances.filter((s): s is PooledInstance => s !== undefined);
+        this.instances.length = 0;
+        this.idle.length = 0;
         await Promise.all(live.map((s) => native().destroy(s.handle)));
         this.limiter?.flush({ app: this.definition.name, node: -1, requestId: this.requestSeq });
       })();

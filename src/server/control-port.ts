@@ -10,13 +10,13 @@
  * A binary struct is told from text by a NUL in its first 128 bytes (see
  * definition.ts).
  */
-import { createServer, isIPv4, type Socket } from 'node:net';
-import type { ServerConfig } from '../config.js';
+import { createServer, type Socket } from 'node:net';
+import { isLoopbackAddress, type ServerConfig } from '../config.js';
 import { AtaruError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BINARY_SIZE } from '../app/index.js';
 import { startsBinary, parseForServer } from './definition.js';
-import { storeFromRoots } from './functions.js';
+import { readFromRoots, storeFunctions } from './functions.js';
 import type { AppRegistry } from './registry.js';
 import { asAtaruError } from './reply-frame.js';
 import type { Store } from './store.js';
@@ -41,6 +41,8 @@ export function startControlPort(deps: ControlPortDeps, port: number): Promise<C
     s.once('close', () => sockets.delete(s));
     handleControlConnection(s, deps);
   });
+  // Beyond this many clients at once, a new one is closed at accept.
+  server.maxConnections = deps.config.limits.maxControlConnections;
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(new AtaruError('CONFLICT', `cannot listen on control port ${deps.config.host}:${port}: ${e.message}`)),
@@ -61,91 +63,126 @@ export function startControlPort(deps: ControlPortDeps, port: number): Promise<C
 /**
  * Whether a socket's remoteAddress is loopback: 127.0.0.0/8, ::1, or an IPv4
  * loopback address mapped into IPv6 (how a dual-stack listener reports IPv4
- * peers).
+ * peers). One rule with the listen-host check (src/config.ts).
  */
 export function isLoopbackPeer(address: string | undefined): boolean {
-  if (!address) return false;
-  const v4 = address.toLowerCase().startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIPv4(v4)) return v4.startsWith('127.');
-  return address === '::1';
+  return address !== undefined && isLoopbackAddress(address);
+}
+
+/**
+ * Collects a control message in arrival order without copying it per chunk:
+ * the form is decided once from the first 128 bytes, and the chunks are
+ * joined once, when the message is complete.
+ */
+class MessageBuffer {
+  private readonly chunks: Buffer[] = [];
+  size = 0;
+  /** undefined until 128 bytes (or the end) have arrived. */
+  private binary?: boolean;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  /** Whether the message is the binary struct; undefined while too little has arrived to tell. */
+  isBinary(atEnd = false): boolean | undefined {
+    if (this.binary === undefined && (this.size >= 128 || atEnd)) {
+      this.binary = startsBinary(Buffer.concat(this.chunks, Math.min(this.size, 128)));
+    }
+    return this.binary;
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks, this.size);
+  }
 }
 
 /** Serves one control connection (exported for tests). */
 export function handleControlConnection(socket: Socket, deps: ControlPortDeps): void {
   const { config, log } = deps;
   const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-  const chunks: Buffer[] = [];
-  let size = 0;
+  const message = new MessageBuffer();
   let done = false;
+
+  // One deadline from connect: the whole definition must arrive by then. Once
+  // a reply is sent, the same time again for the peer to take it and close.
+  let deadline: NodeJS.Timeout | undefined = setTimeout(() => {
+    deadline = undefined;
+    if (!done) {
+      fail(
+        new AtaruError(
+          'BAD_REQUEST',
+          `timed out after ${config.controlTimeoutMs} ms with ${message.size} bytes: a binary definition is ${BINARY_SIZE} bytes; a text one ends when the client half-closes`,
+        ),
+      );
+    } else socket.destroy();
+  }, config.controlTimeoutMs).unref();
+  socket.once('close', () => clearTimeout(deadline));
+  const replyAndClose = (bytes: Buffer | string) => {
+    clearTimeout(deadline);
+    if (socket.destroyed) return; // the client left while its deploy ran
+    socket.end(bytes);
+    deadline = setTimeout(() => socket.destroy(), config.controlTimeoutMs).unref();
+  };
 
   const sendError = (err: unknown) => {
     const e = asAtaruError(err);
     log.warn({ peer, code: e.code, err: e.describe() }, 'control: definition rejected');
-    socket.end(`error: ${e.describe().replace(/\n/g, '; ')}\n`);
+    replyAndClose(`error: ${e.describe().replace(/\n/g, '; ')}\n`);
   };
   const fail = (err: unknown) => {
     if (done) return;
     done = true;
     sendError(err);
+    // Nothing reads the rest: drain it so the peer's half-close ends the socket.
+    socket.resume();
   };
 
   socket.on('error', (e) => log.debug({ peer, err: e.message }, 'control connection error'));
   if (!config.allowRemoteDeploy && !isLoopbackPeer(socket.remoteAddress)) {
     fail(new AtaruError('FORBIDDEN', `deploys from ${socket.remoteAddress} are refused: start the server with --allow-remote-deploy`));
-    // Nothing else reads this socket: drain it so the peer's half-close ends
-    // it (allowHalfOpen), and drop a peer that never sends one.
-    socket.resume();
-    socket.setTimeout(config.controlTimeoutMs, () => socket.destroy());
     return;
   }
-  socket.setTimeout(config.controlTimeoutMs, () =>
-    fail(
-      new AtaruError(
-        'BAD_REQUEST',
-        `timed out after ${config.controlTimeoutMs} ms with ${size} bytes: a binary definition is ${BINARY_SIZE} bytes; a text one ends when the client half-closes`,
-      ),
-    ),
-  );
 
   const deploy = (bytes: Buffer) => {
     done = true;
     socket.pause();
-    socket.setTimeout(0);
+    // Loading the app takes what it takes; the deadline is the client's.
+    clearTimeout(deadline);
     void (async () => {
       const def = parseForServer(bytes, `control port (${peer})`);
-      const blobs = storeFromRoots(def, config.functionRoots, deps.store);
-      const app = await deps.registry.deploy(def, blobs);
+      const files = await readFromRoots(def, config.functionRoots, config.limits.maxFunctionBytes);
+      const app = await deps.registry.deploy(def, storeFunctions(files, deps.store));
       const reply = Buffer.alloc(2);
       reply.writeUInt16BE(app.dataPort.port);
-      socket.end(reply);
+      replyAndClose(reply);
       log.info({ peer, app: def.name, port: app.dataPort.port }, 'control: deployed');
     })().catch(sendError);
   };
 
   socket.on('data', (chunk: Buffer) => {
     if (done) return;
-    chunks.push(chunk);
-    size += chunk.length;
+    message.push(chunk);
+    const size = message.size;
     if (size > config.limits.maxDefinitionBytes) {
-      fail(new AtaruError('BAD_REQUEST', `definition larger than ${config.limits.maxDefinitionBytes} bytes`));
+      fail(new AtaruError('TOO_LARGE', `definition larger than ${config.limits.maxDefinitionBytes} bytes`));
       return;
     }
-    if (size < BINARY_SIZE) return;
-    const buf = Buffer.concat(chunks);
-    if (!startsBinary(buf)) return; // text: wait for the half-close
+    if (size < BINARY_SIZE || !message.isBinary()) return; // text: wait for the half-close
     if (size > BINARY_SIZE) {
       fail(new AtaruError('BAD_DEFINITION', `binary definition must be exactly ${BINARY_SIZE} bytes, got ${size}`, { offset: BINARY_SIZE }));
       return;
     }
-    deploy(buf);
+    deploy(message.bytes());
   });
 
   socket.on('end', () => {
     if (done) return;
-    const buf = Buffer.concat(chunks);
+    const size = message.size;
     if (size === 0) fail(new AtaruError('BAD_REQUEST', 'empty control message: send a binary, template or JSON definition'));
-    else if (startsBinary(buf)) {
+    else if (message.isBinary(true)) {
       fail(new AtaruError('BAD_DEFINITION', `truncated binary definition: got ${size} of ${BINARY_SIZE} bytes`, { offset: size }));
-    } else deploy(buf);
+    } else deploy(message.bytes());
   });
 }

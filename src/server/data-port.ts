@@ -9,14 +9,26 @@
  * socket is paused while the window is full or while unsent replies exceed
  * `writeHighWater`, so a fast sender or a client that never reads costs a
  * bounded amount of memory.
+ *
+ * Slow and idle clients: a request's bytes must all arrive within
+ * `requestTimeoutMs` of its first (a client trickling bytes is cut off, with
+ * an error frame), and a connection with nothing in flight that neither
+ * sends nor takes any of its replies for `idleTimeoutMs` is closed, so idle
+ * sockets can't hold every one of the app's `maxConnections`.
+ *
+ * A connection keeps the msg_len of the app version it was opened on: a
+ * redeploy that changes msg_len must not re-cut the byte stream of a client
+ * that framed its requests by the old one. Its requests run on the current
+ * version, as every connection's do.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import type { RunResult } from '../runtime/types.js';
 import { ConnectionStats } from './connection-stats.js';
 import type { LiveApp } from './live-app.js';
-import { asAtaruError, errorFrame, frameHeader, okStatus } from './reply-frame.js';
+import { errorFrame, frameHeader, okStatus } from './reply-frame.js';
 import { AtaruError } from '../errors.js';
+import { runRequest } from './run-request.js';
 import { sendResultLine } from './result-target.js';
 
 export interface DataPortOptions {
@@ -24,13 +36,17 @@ export interface DataPortOptions {
   maxConnections: number;
   /** Pause reading while this many reply bytes wait to be sent. */
   writeHighWater: number;
+  /** Close a connection with nothing in flight after this long without a byte. */
+  idleTimeoutMs: number;
+  /** A request's last byte must arrive within this time of its first. */
+  requestTimeoutMs: number;
   log: Logger;
 }
 
 const FLUSH_GRACE_MS = 5000;
 
-/** One reply slot, kept in request order. */
-interface Slot {
+/** A request's place in the reply order: filled when it completes, written when all before it are. */
+interface PendingReply {
   done: boolean;
   result?: RunResult;
   error?: unknown;
@@ -40,10 +56,15 @@ class DataConnection {
   private partial: Buffer | null = null;
   private partialFill = 0;
   private partialSinceNs = 0n;
+  /** performance.now() when the partial request began, and of the last byte received. */
+  private partialSinceMs = 0;
+  private lastByteMs = performance.now();
+  private unsentAtLastCheck = 0;
+  private readonly watchdog: NodeJS.Timeout;
   /** Complete requests received while the window was full. */
   private backlog: Buffer | null = null;
-  private readonly slots: Slot[] = [];
-  private slotHead = 0;
+  private readonly replies: PendingReply[] = [];
+  private replyHead = 0;
   private inflight = 0;
   private received = 0;
   private completed = 0;
@@ -53,6 +74,7 @@ class DataConnection {
   private readonly stats?: ConnectionStats;
   private readonly pktcnt: number;
   private readonly frames: boolean;
+  private readonly msgLen: number;
   private whenIdle?: () => void;
 
   constructor(
@@ -63,6 +85,12 @@ class DataConnection {
     const def = app.current.def;
     this.pktcnt = def.pktcnt;
     this.frames = def.reply === 'frames';
+    this.msgLen = def.msg_len;
+    // One timer per connection for both deadlines, checking a few times per
+    // the shorter one: no timer is made or cleared per request.
+    const tick = Math.max(5, Math.floor(Math.min(opts.idleTimeoutMs, opts.requestTimeoutMs) / 4));
+    this.watchdog = setInterval(() => this.checkDeadlines(), tick).unref();
+    socket.once('close', () => clearInterval(this.watchdog));
     if (this.pktcnt > 0) this.stats = new ConnectionStats(def.nodes.length);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.consume(chunk));
@@ -77,12 +105,13 @@ class DataConnection {
 
   private consume(chunk: Buffer): void {
     if (this.stopped) return;
+    this.lastByteMs = performance.now();
     if (this.backlog) {
       // Data that arrived although paused must queue behind the backlog.
       chunk = Buffer.concat([this.backlog, chunk]);
       this.backlog = null;
     }
-    const len = this.app.current.def.msg_len;
+    const len = this.msgLen;
     let off = 0;
     if (this.partial) {
       const n = Math.min(this.partial.length - this.partialFill, chunk.length);
@@ -107,6 +136,7 @@ class DataConnection {
     if (off < chunk.length && !this.stopped) {
       this.partial = Buffer.allocUnsafe(len);
       this.partialFill = chunk.copy(this.partial, 0, off);
+      this.partialSinceMs = this.lastByteMs;
       if (this.stats) this.partialSinceNs = process.hrtime.bigint();
     }
     if (this.full) this.pause();
@@ -122,30 +152,27 @@ class DataConnection {
     if (this.pktcnt > 0 && this.received >= this.pktcnt) this.stopped = true;
     this.stats?.arrived(process.hrtime.bigint());
     this.inflight++;
-    const version = this.app.current;
-    const slot: Slot | undefined = this.frames ? { done: false } : undefined;
-    if (slot) this.slots.push(slot);
-    version.handle.run(req).then(
+    const reply: PendingReply | undefined = this.frames ? { done: false } : undefined;
+    if (reply) this.replies.push(reply);
+    runRequest(this.app.current, req, 'data').then(
       (r) => {
-        version.metrics.ok(r, 'data');
         this.stats?.record(index, r);
-        this.complete(slot, r, undefined);
+        this.complete(reply, r, undefined);
       },
-      (e: unknown) => {
-        version.metrics.error(asAtaruError(e).code, 'data');
-        if (!slot) this.opts.log.debug({ app: this.app.name, request: index, err: asAtaruError(e).describe() }, 'request failed');
-        this.complete(slot, undefined, e);
+      (e: AtaruError) => {
+        if (!reply) this.opts.log.debug({ app: this.app.name, request: index, err: e.describe() }, 'request failed');
+        this.complete(reply, undefined, e);
       },
     );
   }
 
-  private complete(slot: Slot | undefined, result: RunResult | undefined, error: unknown): void {
+  private complete(reply: PendingReply | undefined, result: RunResult | undefined, error: unknown): void {
     this.inflight--;
     this.completed++;
-    if (slot) {
-      slot.done = true;
-      slot.result = result;
-      slot.error = error;
+    if (reply) {
+      reply.done = true;
+      reply.result = result;
+      reply.error = error;
       this.flush();
     }
     if (this.pktcnt > 0 && this.completed === this.pktcnt) this.finishWithStats();
@@ -153,31 +180,77 @@ class DataConnection {
     else this.maybeResume();
   }
 
+  /**
+   * The watchdog: a request whose bytes are not all in after requestTimeoutMs
+   * ends the connection with an error frame; a connection with nothing in
+   * flight or pending that has sent nothing for idleTimeoutMs is closed.
+   */
+  private checkDeadlines(): void {
+    // A stopped connection (pktcnt reached, half-closed, draining) is still
+    // checked: a client that never takes its last replies must not keep it.
+    if (this.socket.destroyed) return;
+    const now = performance.now();
+    // While the server itself holds the socket paused (window full, replies
+    // unsent) a partial request can't progress: that time is not the client's.
+    if (this.paused) this.partialSinceMs = now;
+    if (this.partial && now - this.partialSinceMs >= this.opts.requestTimeoutMs) {
+      const err = new AtaruError(
+        'TIMEOUT',
+        `request incomplete after ${this.opts.requestTimeoutMs} ms: ${this.partialFill} of ${this.msgLen} bytes arrived (dataRequestTimeoutMs)`,
+      );
+      this.opts.log.info({ app: this.app.name, bytes: this.partialFill, msgLen: this.msgLen }, 'data client too slow; connection closed');
+      this.cutOff(err);
+      return;
+    }
+    // Replies leaving the buffer are progress too: a client that reads
+    // slowly is not idle; one that reads nothing is, once nothing is in flight.
+    const unsent = this.socket.writableLength;
+    if (unsent !== this.unsentAtLastCheck) {
+      this.unsentAtLastCheck = unsent;
+      this.lastByteMs = now;
+    }
+    if (!this.partial && !this.backlog && this.inflight === 0 && now - this.lastByteMs >= this.opts.idleTimeoutMs) {
+      this.opts.log.debug({ app: this.app.name }, 'idle data connection closed');
+      this.cutOff(undefined);
+    }
+  }
+
+  /** Ends the connection now: replies in flight are dropped, `err` (if any) is the last frame. */
+  private cutOff(err: AtaruError | undefined): void {
+    this.stopped = true;
+    this.dropPartial();
+    if (err && this.frames) {
+      this.socket.end(errorFrame(err));
+      // A peer that never reads or closes must not keep the socket.
+      setTimeout(() => this.socket.destroy(), FLUSH_GRACE_MS).unref();
+    } else this.socket.destroy();
+  }
+
   /** Writes every reply that is ready, in request order, in one corked batch. */
   private flush(): void {
     const s = this.socket;
     if (s.destroyed) {
-      this.slots.length = this.slotHead = 0;
+      this.replies.length = this.replyHead = 0;
       return;
     }
     let corked = false;
-    while (this.slotHead < this.slots.length && this.slots[this.slotHead]!.done) {
-      const slot = this.slots[this.slotHead++]!;
+    while (this.replyHead < this.replies.length && this.replies[this.replyHead]!.done) {
+      const reply = this.replies[this.replyHead++]!;
       if (!corked) {
         s.cork();
         corked = true;
       }
-      if (slot.result) {
-        s.write(frameHeader(okStatus(), slot.result.output.length));
-        if (slot.result.output.length) s.write(slot.result.output);
-      } else s.write(errorFrame(slot.error));
+      if (reply.result) {
+        s.write(frameHeader(okStatus(), reply.result.output.length));
+        if (reply.result.output.length) s.write(reply.result.output);
+      } else s.write(errorFrame(reply.error));
     }
     if (corked) s.uncork();
     // Compact rarely: the array only grows by the window between compactions.
-    if (this.slotHead === this.slots.length) this.slots.length = this.slotHead = 0;
-    else if (this.slotHead > 1024) {
-      this.slots.splice(0, this.slotHead);
-      this.slotHead = 0;
+    if (this.replyHead === this.replies.length) this.replies.length = this.replyHead = 0;
+    else if (this.replyHead > 1024) {
+      this.replies.splice(0, this.replyHead);
+      this.replyHead = 0;
     }
   }
 
@@ -213,10 +286,10 @@ class DataConnection {
 
   /** A request cut short by the client is dropped and counted. */
   private dropPartial(): void {
-    if (this.partial || (this.backlog && this.backlog.length % this.app.current.def.msg_len)) {
+    if (this.partial || (this.backlog && this.backlog.length % this.msgLen)) {
       this.app.current.metrics.truncated();
       this.opts.log.info(
-        { app: this.app.name, bytes: this.partialFill, msgLen: this.app.current.def.msg_len },
+        { app: this.app.name, bytes: this.partialFill, msgLen: this.msgLen },
         'client disconnected mid-request; partial request dropped',
       );
     }

@@ -1,13 +1,20 @@
 /**
  * Function binaries of a definition: naming them (the upload key), finding
- * them inside the configured function roots (control port), and storing them
- * as blobs so a deployed app never reads the source files again.
+ * them inside the configured function roots (control port), checking them,
+ * and storing them as blobs so a deployed app never reads the source files
+ * again.
+ *
+ * Reading is in two steps so the blob store only ever receives binaries that
+ * passed the ELF checks: collect (async, off the event loop) → store (sync,
+ * in the same run as registry.deploy, so no blob sweep falls between).
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { constants as fs, realpathSync } from 'node:fs';
+import { open, realpath } from 'node:fs/promises';
 import { posix, sep } from 'node:path';
 import type { AppDefinition, FunctionRef } from '../app/model.js';
 import { resolveFunctionPath } from '../app/index.js';
 import { AtaruError, type ErrorLocation } from '../errors.js';
+import { native, type ElfKind } from '../runtime/native.js';
 import type { Store } from './store.js';
 
 /** The key of a function in uploads and in the blob map: path/name as written. */
@@ -18,24 +25,56 @@ export function functionKey(ref: FunctionRef): string {
 export interface RefUse {
   ref: FunctionRef;
   where: ErrorLocation;
+  /** What the loader will take the binary as. */
+  kind: ElfKind;
 }
 
 /** Every function a definition names: exec[0] (shared) and one per node. */
 export function functionRefs(def: AppDefinition): RefUse[] {
   const out: RefUse[] = [];
-  if (def.shared) out.push({ ref: def.shared, where: { field: 'exec[0]', functionName: def.shared.name } });
+  if (def.shared) out.push({ ref: def.shared, where: { field: 'exec[0]', functionName: def.shared.name }, kind: 'shared' });
   def.nodes.forEach((n, i) =>
-    out.push({ ref: n.function, where: { field: `exec[${i + 1}]`, node: i, functionName: n.function.name } }),
+    out.push({ ref: n.function, where: { field: `exec[${i + 1}]`, node: i, functionName: n.function.name }, kind: 'function' }),
   );
   return out;
 }
 
+/** The binaries of a definition, checked, by functionKey; not yet stored. */
+export type FunctionFiles = Map<string, Buffer>;
+
 /**
- * Reads each function from disk, refusing any whose real path (symlinks and
- * `..` resolved) is outside every root; relative paths are taken from the
- * first root. Stores the bytes as blobs; returns key -> sha256.
+ * Validates every use of every binary (a file may be both exec[0] and a node)
+ * before any of them reaches the blob store.
  */
-export function storeFromRoots(def: AppDefinition, roots: string[], store: Store): Record<string, string> {
+function checkElves(def: AppDefinition, files: FunctionFiles): void {
+  for (const { ref, where, kind } of functionRefs(def)) {
+    const problem = native().validateElf(files.get(functionKey(ref))!, kind);
+    if (problem !== null) throw new AtaruError('BAD_ELF', `${functionKey(ref)}: ${problem}`, where);
+  }
+}
+
+/** Stores checked binaries as blobs; returns key -> sha256. Synchronous: see the file comment. */
+export function storeFunctions(files: FunctionFiles, store: Store): Record<string, string> {
+  const blobs: Record<string, string> = {};
+  for (const [key, bytes] of files) blobs[key] = store.putBlob(bytes);
+  return blobs;
+}
+
+function inside(roots: readonly string[], path: string): boolean {
+  return roots.some((root) => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep));
+}
+
+/**
+ * Reads each function from the roots, off the event loop. A path outside
+ * every root — as written or once symlinks are resolved — is refused before
+ * anything about the file is looked at, with the same words whether or not it
+ * exists, so a client learns nothing of files outside the roots. Inside them
+ * only a regular file up to `maxBytes` is read: a FIFO or a device is refused
+ * at open (O_NONBLOCK: opening a FIFO never waits for a writer), and the
+ * size is that of the open file, not of a path that may change meanwhile.
+ * Relative paths are taken from the first root.
+ */
+export async function readFromRoots(def: AppDefinition, roots: string[], maxBytes: number): Promise<FunctionFiles> {
   if (roots.length === 0) {
     throw new AtaruError('FORBIDDEN', 'this server has no function roots: deploy through the HTTP API with uploads');
   }
@@ -46,38 +85,66 @@ export function storeFromRoots(def: AppDefinition, roots: string[], store: Store
       throw new AtaruError('INTERNAL', `function root does not exist: ${r}`);
     }
   });
-  const blobs: Record<string, string> = {};
+  const files: FunctionFiles = new Map();
   for (const { ref, where } of functionRefs(def)) {
     const key = functionKey(ref);
-    if (blobs[key]) continue;
+    if (files.has(key)) continue;
     const file = resolveFunctionPath(ref, realRoots[0]!);
+    const outside = () =>
+      new AtaruError('FORBIDDEN', `function ${file} lies outside the function roots (${realRoots.join(', ')}); start the server with --function-root`, where);
+    if (!inside(realRoots, file)) throw outside();
     let real: string;
     try {
-      real = realpathSync(file);
+      real = await realpath(file);
     } catch {
-      throw new AtaruError('BAD_DEFINITION', `function binary not found: ${file}`, where);
+      throw new AtaruError('BAD_DEFINITION', `function binary not found in the function roots: ${file}`, where);
     }
-    if (!realRoots.some((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep))) {
-      throw new AtaruError(
-        'FORBIDDEN',
-        `function ${file} lies outside the function roots (${realRoots.join(', ')}); start the server with --function-root`,
-        where,
-      );
-    }
-    blobs[key] = store.putBlob(readFileSync(real));
+    if (!inside(realRoots, real)) throw outside();
+    files.set(key, await readRegularFile(real, file, maxBytes, where));
   }
-  return blobs;
+  checkElves(def, files);
+  return files;
 }
 
-/** Stores uploaded binaries (base64 by functionKey); every function must be there. */
-export function storeFromUploads(def: AppDefinition, files: Record<string, string>, store: Store): Record<string, string> {
-  const blobs: Record<string, string> = {};
+async function readRegularFile(real: string, shown: string, maxBytes: number, where: ErrorLocation): Promise<Buffer> {
+  let handle;
+  try {
+    handle = await open(real, fs.O_RDONLY | fs.O_NONBLOCK | fs.O_NOFOLLOW);
+  } catch (e) {
+    throw new AtaruError('BAD_DEFINITION', `cannot open function binary ${shown}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, where);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new AtaruError('BAD_ELF', `function ${shown} is not a regular file`, where);
+    if (st.size > maxBytes) {
+      throw new AtaruError('TOO_LARGE', `function ${shown} is ${st.size} bytes, over this server's limit of ${maxBytes} (limits.maxFunctionBytes)`, where);
+    }
+    // Read what the file holds now, at most one byte past the limit: a file
+    // that grows after the stat is still bounded.
+    const buf = Buffer.allocUnsafe(Math.min(st.size, maxBytes) + 1);
+    let got = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      if (got === buf.length) break;
+    }
+    if (got > maxBytes) throw new AtaruError('TOO_LARGE', `function ${shown} is over this server's limit of ${maxBytes} bytes (limits.maxFunctionBytes)`, where);
+    return buf.subarray(0, got);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The uploaded binaries (base64 by functionKey), checked; every function must be there. */
+export function readUploads(def: AppDefinition, uploads: Record<string, string>, maxBytes: number): FunctionFiles {
+  const files: FunctionFiles = new Map();
   for (const { ref, where } of functionRefs(def)) {
     const key = functionKey(ref);
-    if (blobs[key]) continue;
-    const b64 = files[key];
+    if (files.has(key)) continue;
+    const b64 = uploads[key];
     if (b64 === undefined) {
-      const have = Object.keys(files);
+      const have = Object.keys(uploads);
       throw new AtaruError(
         'BAD_DEFINITION',
         `function binary not uploaded: expected files["${key}"]${have.length ? ` (got ${have.map((k) => `"${k}"`).join(', ')})` : ''}`,
@@ -86,7 +153,11 @@ export function storeFromUploads(def: AppDefinition, files: Record<string, strin
     }
     const bytes = Buffer.from(b64, 'base64');
     if (bytes.length === 0) throw new AtaruError('BAD_DEFINITION', `uploaded binary files["${key}"] is empty`, where);
-    blobs[key] = store.putBlob(bytes);
+    if (bytes.length > maxBytes) {
+      throw new AtaruError('TOO_LARGE', `uploaded binary files["${key}"] is ${bytes.length} bytes, over this server's limit of ${maxBytes}`, where);
+    }
+    files.set(key, bytes);
   }
-  return blobs;
+  checkElves(def, files);
+  return files;
 }

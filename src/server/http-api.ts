@@ -16,18 +16,20 @@
  * it must be set when listening on a non-loopback address.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { LIMITS } from '../app/model.js';
 import type { ServerConfig } from '../config.js';
 import { AtaruError, httpStatusOf } from '../errors.js';
 import { kvmStatus } from '../runtime/kvm.js';
 import type { Logger } from '../log.js';
 import { parseForServer } from './definition.js';
-import { storeFromUploads } from './functions.js';
+import { readUploads, storeFunctions } from './functions.js';
+import { httpError, routeNotFound } from './http-errors.js';
 import type { Metrics } from './metrics.js';
 import type { AppRegistry, DeployedApp } from './registry.js';
-import { asAtaruError } from './reply-frame.js';
+import { runRequest } from './run-request.js';
 import type { Store } from './store.js';
 
 export interface HttpApiDeps {
@@ -93,9 +95,39 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return got.length === want.length && timingSafeEqual(got, want);
 }
 
+/**
+ * Node's HTTP server with this server's deadlines: a request (headers and
+ * body) must arrive whole within httpRequestTimeoutMs of its first byte —
+ * so a body sent at a byte a second gets 408 and the connection closes — an
+ * idle keep-alive connection closes after httpIdleTimeoutMs, and at most
+ * maxHttpConnections are open at once (more are closed at accept). Node
+ * checks the request deadline on an interval; by default it is 30 s, so it
+ * is made a fraction of the deadline.
+ */
+function slowClientSafeServer(config: ServerConfig, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const requestTimeout = config.httpRequestTimeoutMs;
+  const server = createHttpServer(
+    {
+      requestTimeout,
+      headersTimeout: requestTimeout,
+      keepAliveTimeout: config.httpIdleTimeoutMs,
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(requestTimeout / 4))),
+    },
+    handler,
+  );
+  server.maxConnections = config.limits.maxHttpConnections;
+  return server;
+}
+
 export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> {
   const { config, registry, store, metrics, log } = deps;
-  const app = Fastify({ logger: false, bodyLimit: config.limits.maxHttpBodyBytes });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.limits.maxHttpBodyBytes,
+    requestTimeout: config.httpRequestTimeoutMs,
+    keepAliveTimeout: config.httpIdleTimeoutMs,
+    serverFactory: (handler) => slowClientSafeServer(config, handler),
+  });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -107,30 +139,22 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
 
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', async (req) => {
     if (!config.token || req.url === '/healthz') return;
     if (!tokenMatches(req.headers.authorization, config.token)) {
-      const e = new AtaruError('FORBIDDEN', `${req.method} ${req.url}: missing or wrong bearer token (Authorization: Bearer <token>)`);
-      reply.code(401).send(e.toJSON());
+      throw new AtaruError('UNAUTHENTICATED', `${req.method} ${req.url}: missing or wrong bearer token (Authorization: Bearer <token>)`);
     }
   });
 
-  app.setErrorHandler((err: FastifyError | AtaruError, req, reply) => {
-    if (err instanceof AtaruError) {
-      reply.code(httpStatusOf(err.code)).send(err.toJSON());
-      return;
-    }
-    const fe = err as FastifyError;
-    if (fe.validation) {
-      reply.code(400).send({ code: 'BAD_REQUEST', message: `${req.method} ${req.url}: ${fe.message}`, location: { jsonPath: `$${fe.validation[0]?.instancePath.replace(/\//g, '.') ?? ''}` } });
-      return;
-    }
-    if (fe.statusCode && fe.statusCode < 500) {
-      reply.code(fe.statusCode).send({ code: 'BAD_REQUEST', message: `${req.method} ${req.url}: ${fe.message}` });
-      return;
-    }
-    log.error({ url: req.url, err: fe.message }, 'http: internal error');
-    reply.code(500).send(asAtaruError(err).toJSON());
+  app.setErrorHandler((err: unknown, req, reply) => {
+    const e = httpError(err, req);
+    const status = httpStatusOf(e.code);
+    if (status >= 500) log.error({ url: req.url, code: e.code, err: e.message }, 'http: server error');
+    reply.code(status).send(e.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = routeNotFound(req);
+    reply.code(httpStatusOf(e.code)).send(e.toJSON());
   });
 
   app.get('/healthz', { schema: { summary: 'Liveness, and whether KVM is usable here', response: { 200: { type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' }, kvm: { type: 'object', properties: { usable: { type: 'boolean' }, code: { type: 'string' }, message: { type: 'string' } } } } } } } }, async () => {
@@ -215,10 +239,17 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     async (req, reply) => {
       const { definition, encoding = 'text', files = {} } = req.body;
       const bytes = encoding === 'base64' ? Buffer.from(definition, 'base64') : Buffer.from(definition, 'utf8');
+      // The body limit is for the binaries; the definition has the control
+      // port's limit, so no listener parses more than that on the event loop.
+      if (bytes.length > config.limits.maxDefinitionBytes) {
+        throw new AtaruError('TOO_LARGE', `definition of ${bytes.length} bytes is over this server's limit of ${config.limits.maxDefinitionBytes} (limits.maxDefinitionBytes)`, {
+          jsonPath: '$.definition',
+        });
+      }
       const def = parseForServer(bytes, 'upload');
       const replaced = registry.get(def.name) !== undefined;
-      const blobs = storeFromUploads(def, files, store);
-      const a = await registry.deploy(def, blobs);
+      const checked = readUploads(def, files, config.limits.maxFunctionBytes);
+      const a = await registry.deploy(def, storeFunctions(checked, store));
       reply.code(201);
       return { name: a.name, port: a.dataPort.port, replaced };
     },
@@ -240,19 +271,12 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
       if (!Buffer.isBuffer(req.body)) {
         throw new AtaruError('BAD_REQUEST', `invoke ${req.params.name}: send the input as Content-Type: application/octet-stream`);
       }
-      const v = a.current;
-      try {
-        const r = await v.handle.run(req.body);
-        v.metrics.ok(r, 'http');
-        reply
-          .header('content-type', 'application/octet-stream')
-          .header('x-ataru-dag-us', (r.dagNs / 1000).toFixed(1))
-          .header('x-ataru-sink-lengths', r.sinkLengths.join(','));
-        return r.output;
-      } catch (e) {
-        v.metrics.error(asAtaruError(e).code, 'http');
-        throw e;
-      }
+      const r = await runRequest(a.current, req.body, 'http');
+      reply
+        .header('content-type', 'application/octet-stream')
+        .header('x-ataru-dag-us', (r.dagNs / 1000).toFixed(1))
+        .header('x-ataru-sink-lengths', r.sinkLengths.join(','));
+      return r.output;
     },
   );
 

@@ -5,12 +5,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppDefinition } from '../app/model.js';
-import { makeConfig, type ServerConfig, type ServerConfigInput } from '../config.js';
+import { checkListenHost, makeConfig, type ServerConfig, type ServerConfigInput } from '../config.js';
 import { log as rootLog } from '../log.js';
 import { startControlPort, type ControlPort } from './control-port.js';
 import { buildHttpApi } from './http-api.js';
 import { Metrics } from './metrics.js';
-import { storeFromRoots } from './functions.js';
+import { readFromRoots, storeFunctions } from './functions.js';
 import { AppRegistry, type DeployedApp } from './registry.js';
 import { makeAllowList } from './result-target.js';
 import { Store } from './store.js';
@@ -30,6 +30,7 @@ export interface RunningServer {
 
 export async function startServer(input: ServerConfigInput | ServerConfig = {}): Promise<RunningServer> {
   const config = makeConfig(input);
+  await checkListenHost(config);
   const log = rootLog.child({ component: 'server' });
   const store = new Store(config.dataDir);
   let control: ControlPort | undefined;
@@ -79,7 +80,10 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
     controlPort: ports.control,
     httpPort: ports.http,
     registry,
-    deploy: (def) => registry.deploy(def, storeFromRoots(def, config.functionRoots, store)),
+    deploy: async (def) => {
+      const files = await readFromRoots(def, config.functionRoots, config.limits.maxFunctionBytes);
+      return registry.deploy(def, storeFunctions(files, store));
+    },
     close() {
       closing ??= (async () => {
         await Promise.all([control?.close(), http?.close(), registry.close()]);

@@ -128,17 +128,19 @@ export class AppRegistry {
     return run;
   }
 
+  /**
+   * This server's own limits (config.limits) and ports. What any definition
+   * must satisfy — ranges, msg_len within shm_size, offsets, the DAG — is
+   * src/app/validate.ts's alone, checked when the app loads (loadApp).
+   */
   private checkLimits(def: AppDefinition, port: number): void {
     const { limits } = this.deps.config;
     const existing = this.apps.get(def.name);
     if (def.conn_type !== 'tcp') {
       throw new AtaruError('BAD_DEFINITION', `conn_type "${def.conn_type}" is not served (raw AF_PACKET sockets are not supported); use tcp`, { field: 'conn_type' });
     }
-    if (!Number.isInteger(def.msg_len) || def.msg_len < 1 || def.msg_len > limits.maxMsgLen) {
-      throw new AtaruError('BAD_DEFINITION', `msg_len ${def.msg_len} is out of range: 1..${limits.maxMsgLen} bytes`, { field: 'msg_len' });
-    }
-    if (def.msg_len > def.shm_size) {
-      throw new AtaruError('BAD_DEFINITION', `msg_len ${def.msg_len} exceeds the shared region (${def.shm_size} bytes)`, { field: 'msg_len' });
+    if (def.msg_len > limits.maxMsgLen) {
+      throw new AtaruError('BAD_DEFINITION', `msg_len ${def.msg_len} is over this server's limit of ${limits.maxMsgLen} bytes`, { field: 'msg_len' });
     }
     if (def.nodes.length > limits.maxNodes) {
       throw new AtaruError('BAD_DEFINITION', `${def.nodes.length} nodes exceed this server's limit of ${limits.maxNodes}`, { field: 'num_nodes' });
@@ -181,6 +183,8 @@ export class AppRegistry {
           window: config.limits.maxInFlightPerConnection,
           maxConnections: config.limits.maxConnectionsPerApp,
           writeHighWater: 1024 * 1024,
+          idleTimeoutMs: config.dataIdleTimeoutMs,
+          requestTimeoutMs: config.dataRequestTimeoutMs,
           log: appLog,
         });
       }

@@ -1,5 +1,5 @@
 /**
- * The original's statistics line (SEED-SPEC §6), written after pktcnt
+ * The original's statistics line (docs/original-system.md, "Statistics line"), written after pktcnt
  * requests on a data connection: 20 + 7 × num_nodes space-separated fields,
  * times in µs, then '\n'.
  */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkEdges, decodeDagArray, encodeDagArray, findCycle, roots, sinks } from '../../src/app/dag.js';
 
-test('the worked example of SEED-SPEC §4 decodes to the diamond and encodes back', () => {
+test('the worked example of docs/original-system.md (DAG encoding) decodes to the diamond and encodes back', () => {
   const arr = [0, 1, 1, 2, 0, 2, 3, 4, 4, 1, 2, 3, 3];
   const { edges, problems, used } = decodeDagArray(arr, 4);
   assert.deepEqual(problems, []);

@@ -1,5 +1,5 @@
 /**
- * The seed's own template (SEED-SPEC §2) with relative paths: it parses to
+ * The seed's own template (docs/original-system.md, "Template syntax") with relative paths: it parses to
  * the seed's app, and it deploys and runs deterministically — every node is
  * the whole edge detector, so the reply is the reference's edge image.
  */

@@ -1,7 +1,8 @@
 /**
  * Data ports with real apps: pipelined load with exact replies, a function
- * that always faults, clients that disconnect mid-request or never read, and
- * the per-app connection limit — every other app and connection keeps being
+ * that always faults, clients that disconnect mid-request or never read, a
+ * redeploy that changes msg_len under an open connection, and the per-app
+ * connection limit — every other app and connection keeps being
  * served throughout.
  */
 import assert from 'node:assert/strict';
@@ -137,6 +138,29 @@ describe('data port', kvmOptions(), () => {
     });
     replies.forEach((r, i) => assert.ok(r.equals(inputs[i]!), `reply ${i} in order`));
     slow.destroy();
+  });
+
+  test('a connection keeps the msg_len it started with across a redeploy that changes it', async () => {
+    const port0 = await deploy(srv, 'resize', ['add1'], [], { msg_len: 64 });
+    const old = await DataClient.connect('127.0.0.1', port0);
+    const a = randomBytes(64, 11);
+    assert.ok((await old.request(a)).body.equals(addN(a, 1)));
+
+    assert.equal(await deploy(srv, 'resize', ['add1'], [], { msg_len: 32 }), port0, 'the port stays');
+    // The open connection still frames by 64 bytes: one request, one reply.
+    const b = randomBytes(64, 12);
+    const r = await old.request(b);
+    assert.equal(r.status, S().OK);
+    assert.ok(r.body.equals(addN(b, 1)), 'one 64-byte request, not two of 32');
+    // A new connection frames by the new msg_len.
+    const fresh = await DataClient.connect('127.0.0.1', port0);
+    const c = randomBytes(32, 13);
+    const rs = await Promise.all([fresh.request(c), old.request(randomBytes(64, 14))]);
+    assert.ok(rs[0].body.equals(addN(c, 1)));
+    assert.equal(rs[1].body.length, 64);
+    old.close();
+    fresh.close();
+    await srv.registry.remove('resize');
   });
 
   test('connections beyond the per-app limit get a BUSY frame', async () => {

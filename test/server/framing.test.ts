@@ -54,7 +54,7 @@ const opts = hasKvm ? {} : { skip: 'needs the addon (KVM machines build it)' };
 test('replies come back in request order whatever order requests complete in; the window bounds in-flight requests', opts, async () => {
   const { app, stats } = scriptedApp(32, 7);
   const window = 8;
-  const dp = await DataPort.open(app, '127.0.0.1', 0, { window, maxConnections: 4, writeHighWater: 1 << 20, log });
+  const dp = await DataPort.open(app, '127.0.0.1', 0, { window, maxConnections: 4, writeHighWater: 1 << 20, idleTimeoutMs: 60_000, requestTimeoutMs: 30_000, log });
   try {
     const inputs = Array.from({ length: 500 }, (_, i) => {
       const b = randomBytes(32, i + 1);

@@ -1,6 +1,6 @@
 /**
  * The original wire protocol, byte for byte: a 54,008-byte struct (from the
- * encoder and built by hand at the SEED-SPEC offsets) or a text definition on
+ * encoder and built by hand at the offsets of docs/original-system.md) or a text definition on
  * the control port, the 2-byte port in network order, fixed-size requests
  * with no replies, and the statistics line after pktcnt requests.
  */
@@ -17,7 +17,7 @@ import { appDef, connectTo, controlSend, fixturesDir, readUntilClose, startTestS
 
 const STRUCT_BYTES = 54_008;
 
-/** The struct written field by field at the offsets of SEED-SPEC §3, independent of src/app. */
+/** The struct written field by field at the offsets of docs/original-system.md ("Wire struct"), independent of src/app. */
 function handBuiltStruct(o: { name: string; msgLen: number; pktcnt: number; dag: number[]; execs: { path: string; name: string; inp: number; out: number }[]; resultIp?: string; resultPort?: number }): Buffer {
   const b = Buffer.alloc(STRUCT_BYTES);
   b.write(o.name, 0, 'latin1'); // char name[128]
@@ -41,7 +41,7 @@ function handBuiltStruct(o: { name: string; msgLen: number; pktcnt: number; dag:
   return b;
 }
 
-/** The diamond of SEED-SPEC §4: edges 0→1, 0→2, 1→3, 2→3. */
+/** The diamond of docs/original-system.md ("DAG encoding"): edges 0→1, 0→2, 1→3, 2→3. */
 const DIAMOND_DAG = [0, 1, 1, 2, 0, 2, 3, 4, 4, 1, 2, 3, 3];
 
 function parseStatsLine(buf: Buffer): number[] {

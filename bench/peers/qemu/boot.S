@@ -8,7 +8,7 @@
  * (~1000× slow), while CPL3 runs natively — so the kernel does as little as
  * possible at CPL0 and the work runs in user mode, as a guest OS's process
  * would. Port I/O at CPL3 (serial, isa-debug-exit) is allowed by the TSS I/O
- * bitmap and IOPL=3 (PLATFORM.md: kvm_pvm reads only the bitmap, QEMU's TCG
+ * bitmap and IOPL=3 (docs/platform-differences.md: kvm_pvm reads only the bitmap, QEMU's TCG
  * only IOPL). There is no IDT: any fault triple-faults and -no-reboot ends
  * QEMU, which the harness reports as a failed request.
  */

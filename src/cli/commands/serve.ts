@@ -28,6 +28,10 @@ interface ServeFlags {
   resultAllow?: string[];
   token?: string;
   controlTimeout?: number;
+  dataIdleTimeout?: number;
+  dataRequestTimeout?: number;
+  httpRequestTimeout?: number;
+  httpIdleTimeout?: number;
   maxMsgLen?: number;
   maxApps?: number;
   maxConnections?: number;
@@ -49,7 +53,11 @@ export function registerServe(program: Command): void {
     .option('--allow-remote-deploy', 'accept control-port deploys from non-loopback peers')
     .option('--result-allow <cidr>', 'allowed result_ip targets (repeatable; default loopback)', collect)
     .addOption(new Option('--token <token>', 'bearer token for the HTTP API (required off loopback)').env('ATARU_TOKEN'))
-    .option('--control-timeout <ms>', 'time a control client has to send its definition', int)
+    .option('--control-timeout <ms>', 'time a control client has, from connecting, to send its definition', int)
+    .option('--data-idle-timeout <ms>', 'close a data connection with nothing in flight after this long without traffic', int)
+    .option('--data-request-timeout <ms>', "time a data-port request's bytes have to arrive, from its first", int)
+    .option('--http-request-timeout <ms>', 'time an HTTP request (headers and body) has to arrive', int)
+    .option('--http-idle-timeout <ms>', 'close an idle keep-alive HTTP connection after this long', int)
     .option('--max-msg-len <bytes>', 'largest msg_len an app may declare', int)
     .option('--max-apps <n>', 'most apps deployed at once', int)
     .option('--max-connections <n>', 'most data connections per app', int)
@@ -65,6 +73,10 @@ export function registerServe(program: Command): void {
         resultAllow: f.resultAllow,
         token: f.token,
         controlTimeoutMs: f.controlTimeout,
+        dataIdleTimeoutMs: f.dataIdleTimeout,
+        dataRequestTimeoutMs: f.dataRequestTimeout,
+        httpRequestTimeoutMs: f.httpRequestTimeout,
+        httpIdleTimeoutMs: f.httpIdleTimeout,
         limits: {
           maxMsgLen: f.maxMsgLen,
           maxApps: f.maxApps,
