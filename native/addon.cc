@@ -382,7 +382,13 @@ class CreateWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     h_->inst = ataru_instance_create(&spec_->spec, &err_);
-    if (!h_->inst) SetError(err_.message[0] ? err_.message : "instance creation failed");
+    if (!h_->inst) {
+      SetError(err_.message[0] ? err_.message : "instance creation failed");
+      return;
+    }
+    uint16_t sinks[ATARU_MAX_NODES];  // the core's, so they are computed once
+    uint32_t n = ataru_instance_sinks(h_->inst, sinks);
+    h_->sinks.assign(sinks, sinks + n);
   }
   void OnOK() override {
     StopPoll(h_->data);
@@ -480,10 +486,6 @@ Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
 
   auto *h = new Handle();
   h->data = env.GetInstanceData<AddonData>();
-  std::vector<bool> has_child(n, false);
-  for (size_t i = 0; i + 1 < s->edges.size(); i += 2) has_child[s->edges[i]] = true;
-  for (uint32_t k = 0; k < n; k++)
-    if (!has_child[k]) h->sinks.push_back(k);
   Napi::Value on_log = o.Get("onLog");
   if (on_log.IsFunction()) h->on_log = Napi::Persistent(on_log.As<Napi::Function>());
 

@@ -98,6 +98,9 @@ int ataru_instance_run(ataru_instance *in, const void *input, size_t len,
 void ataru_result_free(ataru_result *res);
 /* Private and proportional-share memory of this instance, in bytes. */
 void ataru_instance_memory(ataru_instance *in, uint64_t *private_bytes, uint64_t *pss_bytes);
+/* The sinks (nodes without children) in node order, whose outputs a
+ * result concatenates; returns how many (out holds ATARU_MAX_NODES). */
+uint32_t ataru_instance_sinks(ataru_instance *in, uint16_t *out);
 /* Cold start: create() wall time in ns. */
 uint64_t ataru_instance_create_ns(ataru_instance *in);
 /* Benchmark floor: n bare exit round trips (guest `out` -> host -> guest)

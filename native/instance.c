@@ -304,6 +304,11 @@ void ataru_instance_destroy(ataru_instance *inst) {
 
 uint64_t ataru_instance_create_ns(ataru_instance *inst) { return inst->create_ns; }
 
+uint32_t ataru_instance_sinks(ataru_instance *inst, uint16_t *out) {
+  memcpy(out, inst->sinks, inst->num_sinks * sizeof *out);
+  return inst->num_sinks;
+}
+
 /* Bytes of [addr, addr+len) resident and mapped only here (private), from
  * /proc/self/pagemap (bit 63: present, bit 56: exclusively mapped). Not
  * smaps: its totals are per VMA, and the kernel merges our anonymous
