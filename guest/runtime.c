@@ -147,9 +147,8 @@ static void idle(uint64_t *idle_since) {
   cpu_relax();
 }
 
-static void exit_floor_loop(void) {
-  for (;;) __asm__ volatile("outb %%al, %0" ::"i"(ATARU_PORT_DONE) : "memory");
-}
+/* start.S: loops on `out DONE` (the exit floor). */
+__attribute__((noreturn)) void ataru_runtime_floor_loop(void);
 
 /* What the CPU says, not what the host asked for: kvm_pvm lets the guest
  * use XSAVE and AVX whatever its CPUID and CR4 say (docs/platform-
@@ -166,7 +165,7 @@ void runtime_main(void) {
     probe();
     return;
   }
-  if (mb->exit_floor) exit_floor_loop();
+  if (mb->exit_floor) ataru_runtime_floor_loop();
   uint32_t n = CFG->num_nodes;
   for (uint32_t k = 0; k < n; k++) {
     mb->pending[k] = CFG->node[k].in_count;

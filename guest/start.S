@@ -13,6 +13,8 @@
 	.type ataru_runtime_main_entry, @function
 ataru_runtime_main_entry:		/* vCPU 0: one request per iteration */
 	call runtime_main
+	.globl ataru_runtime_done_exit	/* the only DONE the host honours */
+ataru_runtime_done_exit:
 	outb %al, $ATARU_PORT_DONE
 	jmp ataru_runtime_main_entry
 
@@ -20,8 +22,20 @@ ataru_runtime_main_entry:		/* vCPU 0: one request per iteration */
 	.type ataru_runtime_worker_entry, @function
 ataru_runtime_worker_entry:		/* vCPUs 1..n-1: help, then park */
 	call runtime_worker
+	.globl ataru_runtime_park_exit	/* the only PARK the host honours */
+ataru_runtime_park_exit:
 	outb %al, $ATARU_PORT_PARK
 	jmp ataru_runtime_worker_entry
+
+/* The exit floor (benchmarks): bare DONE round trips, honoured only while
+ * the host measures (mailbox.exit_floor). */
+	.globl ataru_runtime_floor_loop
+	.type ataru_runtime_floor_loop, @function
+ataru_runtime_floor_loop:
+	.globl ataru_runtime_floor_exit
+ataru_runtime_floor_exit:
+	outb %al, $ATARU_PORT_DONE
+	jmp ataru_runtime_floor_loop
 
 /*
  * long ataru_call_clean(entry, in, out, node_id, in_len, out_cap)

@@ -18,6 +18,7 @@ void ataru_exit_decode(const struct kvm_run *run, int rc, int errnum, int sync_r
   if (sync_regs) {
     out->rip_known = 1;
     out->rip = run->s.regs.regs.rip;
+    out->rsp = run->s.regs.regs.rsp;
   }
   switch (run->exit_reason) {
   case KVM_EXIT_IO:

@@ -33,8 +33,8 @@ struct vm_exit {
   uint32_t suberror;      /* INTERNAL_ERROR                                */
   int exception_known;    /* SHUTDOWN: the exception KVM last injected     */
   uint8_t exception_nr;
-  int rip_known;          /* KVM_CAP_SYNC_REGS: rip came with the exit     */
-  uint64_t rip;
+  int rip_known;          /* KVM_CAP_SYNC_REGS: rip, rsp came with the exit */
+  uint64_t rip, rsp;
 };
 
 /* Decodes an exit: rc and errnum are KVM_RUN's; sync_regs: the registers

@@ -75,8 +75,7 @@ static int load_images(struct ataru_instance *inst, const ataru_app_spec *s, str
   ataru_loader *l = ataru_loader_new(inst->mem);
   if (!l) return ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "out of memory");
   const char *file = s->runtime_path;
-  int rc = ataru_loader_load_runtime(l, file, &inst->main_entry, &inst->worker_entry, err->message,
-                                     sizeof err->message);
+  int rc = ataru_loader_load_runtime(l, file, &inst->rt, err->message, sizeof err->message);
   if (rc == 0 && s->shared_path)
     rc = ataru_loader_load_shared(l, file = s->shared_path, err->message, sizeof err->message);
   for (uint32_t k = 0; rc == 0 && k < s->num_nodes; k++)
@@ -263,7 +262,7 @@ ataru_instance *ataru_instance_create(const ataru_app_spec *spec, ataru_error *e
     goto fail;
   }
   for (uint32_t v = 0; v < inst->num_vcpus; v++) {
-    inst->vcpu[v].entry = v ? inst->worker_entry : inst->main_entry;
+    inst->vcpu[v].entry = v ? inst->rt.worker_entry : inst->rt.main_entry;
     vthread_post(inst->thread[v], enter_job, &inst->vjob[v]);
   }
   free(cfg);

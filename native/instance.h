@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ataru_core.h"
+#include "loader.h"
 #include "mem.h"
 #include "reset.h"
 #include "vcpu.h"
@@ -72,7 +73,7 @@ struct ataru_instance {
   const struct ataru_config *cfg;
   uint8_t *shm;
   uint64_t shm_size, shm_gpa;
-  uint64_t main_entry, worker_entry;
+  struct ataru_runtime_symbols rt; /* entries and the honoured exits */
   uint32_t num_vcpus;
   struct ataru_vcpu vcpu[ATARU_MAX_VCPUS];
   vthread *thread[ATARU_MAX_VCPUS];  /* vCPU v is only run by thread[v] */
@@ -96,6 +97,7 @@ struct ataru_instance {
   struct ataru_result result;
   int spare_refilled;            /* asked for the next spare (first request) */
   int fail_next_reset;           /* test hook ATARU_TEST_FAIL_RESET */
+  int measuring_floor;           /* the floor loop's DONE is honoured */
 
   /* Workers, vCPUs 1..n-1 (workers.c). */
   uint32_t workers_woken;        /* vCPUs 1..workers_woken take part */

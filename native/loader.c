@@ -466,15 +466,18 @@ static int entry_symbol(const struct image *im, const char *name, uint64_t *addr
   return 0;
 }
 
-int ataru_loader_load_runtime(ataru_loader *l, const char *path, uint64_t *main_entry, uint64_t *worker_entry,
+int ataru_loader_load_runtime(ataru_loader *l, const char *path, struct ataru_runtime_symbols *syms,
                               char *err, size_t errlen) {
   if (l->runtime_loaded) return fail(err, errlen, "%s: the runtime is already loaded", path);
   int idx = load_linked(l, path, ATARU_ELF_RUNTIME, err, errlen);
   if (idx < 0) return -1;
   l->runtime_loaded = 1;
   const struct image *im = l->img[idx];
-  if (entry_symbol(im, "ataru_runtime_main_entry", main_entry, err, errlen) ||
-      entry_symbol(im, "ataru_runtime_worker_entry", worker_entry, err, errlen))
+  if (entry_symbol(im, "ataru_runtime_main_entry", &syms->main_entry, err, errlen) ||
+      entry_symbol(im, "ataru_runtime_worker_entry", &syms->worker_entry, err, errlen) ||
+      entry_symbol(im, "ataru_runtime_done_exit", &syms->done_exit, err, errlen) ||
+      entry_symbol(im, "ataru_runtime_park_exit", &syms->park_exit, err, errlen) ||
+      entry_symbol(im, "ataru_runtime_floor_exit", &syms->floor_exit, err, errlen))
     return -1;
   return 0;
 }

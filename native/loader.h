@@ -36,11 +36,19 @@ enum ataru_elf_kind {
 ataru_loader *ataru_loader_new(ataru_mem *mem);
 void ataru_loader_free(ataru_loader *l);
 
-/* Loads guest/runtime.elf (ET_EXEC at ATARU_RUNTIME_BASE). Returns 0 and
- * the entry points of the symbols `ataru_runtime_main_entry` and
- * `ataru_runtime_worker_entry`, or -1 with err. */
-int ataru_loader_load_runtime(ataru_loader *l, const char *path,
-                              uint64_t *main_entry, uint64_t *worker_entry,
+/* The runtime's addresses the host relies on (guest/start.S). */
+struct ataru_runtime_symbols {
+  uint64_t main_entry, worker_entry;   /* where vCPUs enter              */
+  uint64_t done_exit, park_exit;       /* the `out DONE` / `out PARK` of the
+                                        * top-level loops: the only places
+                                        * those exits are honoured from   */
+  uint64_t floor_exit;                 /* the exit-floor loop's `out DONE` */
+};
+
+/* Loads guest/runtime.elf (ET_EXEC at ATARU_RUNTIME_BASE) and finds its
+ * symbols (ataru_runtime_main_entry, _worker_entry, _done_exit, _park_exit,
+ * _floor_exit). Returns 0, or -1 with err. */
+int ataru_loader_load_runtime(ataru_loader *l, const char *path, struct ataru_runtime_symbols *syms,
                               char *err, size_t errlen);
 
 /* Loads exec[0] at ATARU_SHARED_IMAGE_BASE. At most once per loader. */

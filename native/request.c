@@ -149,7 +149,13 @@ static void collect(struct ataru_instance *inst, ataru_result *res) {
     return;
   }
   if (not_run != ATARU_NO_NODE) {
-    set_failure(inst, res, ATARU_STATUS_INTERNAL, not_run, "did not run (state %u)", mb->node[not_run].state);
+    /* The runtime ends a request only when every node finished, so a
+     * function forged its exit or its counters: a fault of the request
+     * (not of the instance, which is reset and re-entered as after any). */
+    set_failure(inst, res, ATARU_STATUS_FAULT, not_run,
+                "did not run (state %u): the request ended early, a function forged the runtime's exit or state",
+                mb->node[not_run].state);
+    inst->vcpu[0].needs_enter = 1;
     return;
   }
   uint64_t total = 0;
@@ -333,6 +339,7 @@ static void measure_floor(void *arg) {
   struct failure f;
   ataru_deadline_clear(inst);
   inst->mb->exit_floor = 1;
+  inst->measuring_floor = 1;
   int rc = ataru_run_step(inst, 0, &f) == STEP_DONE ? 0 : -1; /* enters the runtime's floor loop */
   for (uint32_t i = 0; i < j->n && rc == 0; i++) {
     uint64_t t0 = ataru_now_ns();
@@ -340,6 +347,7 @@ static void measure_floor(void *arg) {
     t[i] = ataru_now_ns() - t0;
   }
   inst->mb->exit_floor = 0;
+  inst->measuring_floor = 0;
   inst->vcpu[0].needs_enter = 1; /* leave the floor loop: back to the main entry */
   if (rc == 0 && j->n) {
     for (uint32_t i = 1; i < j->n; i++) /* insertion sort: n is small */

@@ -28,10 +28,26 @@ static void serve_log(struct ataru_instance *inst, uint32_t vcpu) {
   inst->log_fn(inst->log_ctx, ataru_current_node(inst, vcpu), msg, len);
 }
 
-/* DONE and PARK must come from the runtime's own loops, not from a
- * function imitating them (checked when the registers come for free). */
-static int from_runtime(const struct vm_exit *e) {
-  return !e->rip_known || (e->rip >= ATARU_RUNTIME_BASE && e->rip < ATARU_RUNTIME_BASE + ATARU_RUNTIME_MAX);
+/* DONE and PARK count only from the runtime's own top-level loops, with
+ * the stack those loops have (a function jumping to the `out` has its own
+ * frames below). RIP is at the `out` on hardware and after it (2 bytes) on
+ * kvm_pvm. Without KVM_CAP_SYNC_REGS nothing is known for free: accepted. */
+static int from_exit(const struct vm_exit *e, uint64_t exit_at, uint64_t stack_top) {
+  if (!e->rip_known) return 1;
+  return (e->rip == exit_at || e->rip == exit_at + 2) && (!stack_top || e->rsp == stack_top);
+}
+
+/* A DONE or PARK from anywhere else: a function ending the request early or
+ * jumping into the runtime. A fault of the node; the vCPU re-enters. */
+static void forged_exit(struct ataru_instance *inst, uint32_t vcpu, const struct vm_exit *e, struct failure *f) {
+  char label[160];
+  uint32_t node = ataru_current_node(inst, vcpu);
+  ataru_node_label(inst, node, label, sizeof label);
+  f->status = ATARU_STATUS_FAULT;
+  f->node = node;
+  snprintf(f->message, sizeof f->message,
+           "%s: exit through port 0x%02x (%s) outside the runtime's protocol: not from its exit path (rip 0x%llx)",
+           label, e->port, e->port == ATARU_PORT_DONE ? "DONE" : "PARK", (unsigned long long)e->rip);
 }
 
 static int stop_requested(struct ataru_instance *inst, uint32_t vcpu) {
@@ -71,11 +87,21 @@ enum step ataru_run_step(struct ataru_instance *inst, uint32_t vcpu, struct fail
         continue;
       }
       case ATARU_PORT_DONE:
-        if (vcpu == 0 && from_runtime(&e)) return STEP_DONE;
-        break;
+        /* The floor loop runs inside runtime_main: its stack depth is the
+         * compiler's, so only its RIP is checked (benchmarks only). */
+        if (vcpu == 0 && (inst->measuring_floor ? from_exit(&e, inst->rt.floor_exit, 0)
+                                                : from_exit(&e, inst->rt.done_exit, v->stack_top)))
+          return STEP_DONE;
+        if (vcpu != 0) break;
+        forged_exit(inst, vcpu, &e, f);
+        v->needs_enter = 1;
+        return STEP_FAILED;
       case ATARU_PORT_PARK:
-        if (vcpu != 0 && from_runtime(&e)) return STEP_PARK;
-        break;
+        if (vcpu != 0 && from_exit(&e, inst->rt.park_exit, v->stack_top)) return STEP_PARK;
+        if (vcpu == 0) break;
+        forged_exit(inst, vcpu, &e, f);
+        v->needs_enter = 1;
+        return STEP_FAILED;
       case ATARU_PORT_FAULT:
         ataru_vcpu_regs(v, &regs);
         ataru_fault_from_record(inst, vcpu, &regs, f);

@@ -33,3 +33,7 @@ export const FAILURES: FailureKind[] = [
 export const TRAP_SPIN = 14;
 /** trap.c reads the u64 at the address in input bytes 8..15 for this byte. */
 export const TRAP_READ_AT = 15;
+/** trap.c jumps to the address in input bytes 8..15, on its own stack. */
+export const TRAP_JUMP = 16;
+/** ... with rsp at the runtime's stack top (forging the runtime's state). */
+export const TRAP_JUMP_AS_RUNTIME = 17;

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { AtaruError } from '../../src/errors.js';
 import { loadApp } from '../../src/runtime/app.js';
@@ -7,8 +9,8 @@ import { Sandbox } from '../../src/runtime/sandbox.js';
 import { buildSpec } from '../../src/runtime/spec.js';
 import { statusName } from '../../src/runtime/status.js';
 import { kvmOptions } from '../helpers/kvm.js';
-import { FAILURES, TRAP_READ_AT, TRAP_SPIN } from './failure-kinds.js';
-import { addN, appDef, fixture, randomBytes, resolveOpts, trapElf } from './helpers.js';
+import { FAILURES, TRAP_JUMP, TRAP_JUMP_AS_RUNTIME, TRAP_READ_AT, TRAP_SPIN } from './failure-kinds.js';
+import { addN, appDef, fixture, randomBytes, repoRoot, resolveOpts, trapElf } from './helpers.js';
 
 function expectFailure(code: string, message: RegExp, node?: number, functionName?: string) {
   return (e: unknown) => {
@@ -172,6 +174,74 @@ describe('failures only the core can cause (test hooks)', kvmOptions(), () => {
       assert.deepEqual(good.output, Buffer.from([0, 7]));
     } finally {
       await native().destroy(h);
+    }
+  });
+});
+
+describe('a function imitating the runtime', kvmOptions(), () => {
+  /** A runtime symbol's guest address (the runtime is linked at a fixed base). */
+  function runtimeSymbol(name: string): bigint {
+    const out = execFileSync('nm', [join(repoRoot, 'guest', 'runtime.elf')], { encoding: 'utf8' });
+    const line = out.split('\n').find((l) => l.endsWith(` ${name}`));
+    assert.ok(line, `runtime symbol ${name}`);
+    return BigInt(`0x${line.split(' ')[0]}`);
+  }
+  function jump(kind: number, to: bigint): Buffer {
+    const b = Buffer.alloc(16);
+    b[0] = kind;
+    b.writeBigUInt64LE(to, 8);
+    return b;
+  }
+
+  test('jumping into the exit-floor loop is a FAULT and does not wedge the instance', async () => {
+    const sb = await Sandbox.load(trapElf(), { timeoutMs: 500 });
+    try {
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(
+          sb.call(jump(TRAP_JUMP, runtimeSymbol('ataru_runtime_floor_loop'))),
+          expectFailure('FAULT', /outside the runtime's protocol: not from its exit path/, 0, 'trap.elf'),
+        );
+        for (let k = 0; k < 3; k++) assert.deepEqual((await sb.call(Buffer.from([0, k]))).output, Buffer.from([0, k]));
+      }
+    } finally {
+      await sb.close();
+    }
+  });
+
+  test("jumping to the runtime's DONE on a function's own stack is a FAULT", async () => {
+    const sb = await Sandbox.load(trapElf(), { timeoutMs: 500 });
+    try {
+      await assert.rejects(
+        sb.call(jump(TRAP_JUMP, runtimeSymbol('ataru_runtime_done_exit'))),
+        expectFailure('FAULT', /outside the runtime's protocol: not from its exit path/, 0, 'trap.elf'),
+      );
+      assert.deepEqual((await sb.call(Buffer.from([0, 9]))).output, Buffer.from([0, 9]));
+    } finally {
+      await sb.close();
+    }
+  });
+
+  test("a perfect imitation of the runtime's exit ends the request as a FAULT, not an instance failure", async () => {
+    // Two nodes: the trap node forges the exit before its child runs.
+    const def = appDef('forger', [{ elf: trapElf(), out: 0x1000 }, { elf: fixture('echo'), inp: 0x1000, out: 0x2000 }], [[0, 1]], {
+      timeout_ms: 500,
+    });
+    const app = await loadApp(def, resolveOpts);
+    try {
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(app.run(jump(TRAP_JUMP_AS_RUNTIME, runtimeSymbol('ataru_runtime_done_exit'))), (e: AtaruError) => {
+          assert.equal(e.code, 'FAULT');
+          assert.match(e.message, /did not run .*the request ended early/);
+          return true;
+        });
+        const ok = await app.run(Buffer.from([0, 1, 2]));
+        assert.deepEqual(ok.output, Buffer.from([0, 1, 2]));
+        // The same instance served it: nothing was replaced.
+        assert.equal(ok.instance, 0);
+      }
+      assert.equal(app.stats().errors.INTERNAL ?? 0, 0);
+    } finally {
+      await app.close();
     }
   });
 });
