@@ -111,6 +111,7 @@ static int take_snapshot(struct ataru_instance *inst, char *err, size_t errlen) 
 }
 
 static int copy_spec(struct ataru_instance *inst, const ataru_app_spec *s) {
+  int all_timed = 1;
   inst->num_nodes = s->num_nodes;
   inst->num_vcpus = s->vcpus;
   inst->keep_state = s->keep_state;
@@ -127,7 +128,12 @@ static int copy_spec(struct ataru_instance *inst, const ataru_app_spec *s) {
     if (inst->node_timeout_ns[k] &&
         (!inst->min_node_timeout_ns || inst->node_timeout_ns[k] < inst->min_node_timeout_ns))
       inst->min_node_timeout_ns = inst->node_timeout_ns[k];
+    inst->nodes_bound_ns += inst->node_timeout_ns[k];
+    if (!inst->node_timeout_ns[k]) all_timed = 0;
   }
+  /* Nodes run one after another at worst, so a request whose nodes all have
+   * a timeout ends by their sum, whatever the guest writes (timeouts.c). */
+  if (!all_timed) inst->nodes_bound_ns = 0;
   inst->input = malloc(inst->shm_size);
   return inst->input ? 0 : -1;
 }

@@ -55,6 +55,7 @@ struct ataru_instance {
   uint64_t node_timeout_ns[ATARU_MAX_NODES];
   uint64_t min_node_timeout_ns;  /* 0: no node has a timeout */
   uint64_t timeout_ns;           /* per request, 0: none */
+  uint64_t nodes_bound_ns;       /* every node has a timeout: their sum, else 0 */
   int keep_state;
   void (*log_fn)(void *ctx, uint32_t node, const char *msg, size_t len);
   void *log_ctx;
@@ -114,6 +115,7 @@ struct ataru_instance {
   timer_t timer;
   int has_timer;
   uint64_t deadline_ns;          /* the request's, 0: none */
+  uint64_t bound_ns;             /* ... by the sum of node timeouts, 0: none */
   uint64_t next_check_ns;        /* when the timer is due, 0: never */
 };
 

@@ -5,6 +5,12 @@
  * check is due: the request's deadline or the earliest moment a running
  * node can run out of its own time. The check itself runs on the kicked
  * thread, between two KVM_RUNs.
+ *
+ * Only the host's clock and the host's own figures set how late a request
+ * may end: its timeout and, when every node has one, the sum of the node
+ * timeouts. Which node runs and since when comes from the mailbox, which a
+ * function can write: those figures can only make a timeout come sooner
+ * (and name the node), never later.
  */
 #ifndef ATARU_TIMEOUTS_H
 #define ATARU_TIMEOUTS_H

@@ -37,3 +37,5 @@ export const TRAP_READ_AT = 15;
 export const TRAP_JUMP = 16;
 /** ... with rsp at the runtime's stack top (forging the runtime's state). */
 export const TRAP_JUMP_AS_RUNTIME = 17;
+/** trap.c writes the mailbox so that no node seems to run, then spins. */
+export const TRAP_FORGE_CLOCK = 18;

@@ -9,7 +9,7 @@ import { Sandbox } from '../../src/runtime/sandbox.js';
 import { buildSpec } from '../../src/runtime/spec.js';
 import { statusName } from '../../src/runtime/status.js';
 import { kvmOptions } from '../helpers/kvm.js';
-import { FAILURES, TRAP_JUMP, TRAP_JUMP_AS_RUNTIME, TRAP_READ_AT, TRAP_SPIN } from './failure-kinds.js';
+import { FAILURES, TRAP_FORGE_CLOCK, TRAP_JUMP, TRAP_JUMP_AS_RUNTIME, TRAP_READ_AT, TRAP_SPIN } from './failure-kinds.js';
 import { addN, appDef, fixture, randomBytes, repoRoot, resolveOpts, trapElf } from './helpers.js';
 
 function expectFailure(code: string, message: RegExp, node?: number, functionName?: string) {
@@ -240,6 +240,25 @@ describe('a function imitating the runtime', kvmOptions(), () => {
         assert.equal(ok.instance, 0);
       }
       assert.equal(app.stats().errors.INTERNAL ?? 0, 0);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('deadlines come from the host', kvmOptions(), () => {
+  test('a node that writes the mailbox to switch off its own timeout still times out by the host clock', async () => {
+    // Node timeout 50 ms, request timeout 60 s: without a host-side bound the
+    // forged mailbox would leave only the request deadline.
+    const def = appDef('forge-clock', [{ elf: trapElf(), out: 0x1000, timeoutMs: 50 }], [], { timeout_ms: 60_000 });
+    const app = await loadApp(def, resolveOpts);
+    try {
+      await assert.rejects(app.run(Buffer.from([TRAP_FORGE_CLOCK])), (e: AtaruError) => {
+        assert.equal(e.code, 'TIMEOUT');
+        assert.match(e.message, /timeout after 50 ms \(the sum of its nodes' timeouts\)/);
+        return true;
+      });
+      assert.deepEqual((await app.run(Buffer.from([0, 4]))).output, Buffer.from([0, 4]));
     } finally {
       await app.close();
     }
