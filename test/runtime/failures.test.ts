@@ -255,7 +255,7 @@ describe('deadlines come from the host', kvmOptions(), () => {
     try {
       await assert.rejects(app.run(Buffer.from([TRAP_FORGE_CLOCK])), (e: AtaruError) => {
         assert.equal(e.code, 'TIMEOUT');
-        assert.match(e.message, /timeout after 50 ms \(the sum of its nodes' timeouts\)/);
+        assert.match(e.message, /timeout after 50 ms \(the sum of its nodes' timeouts, by the host's clock\)/);
         return true;
       });
       assert.deepEqual((await app.run(Buffer.from([0, 4]))).output, Buffer.from([0, 4]));
