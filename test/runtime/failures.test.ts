@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { fstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { AtaruError } from '../../src/errors.js';
@@ -262,5 +263,29 @@ describe('deadlines come from the host', kvmOptions(), () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('failed creates', kvmOptions(), () => {
+  test('fail cleanly again and again: every fd is closed, fd 0 stays open, the process goes on', async () => {
+    const { spec } = buildSpec(appDef('fails', [{ elf: fixture('echo'), out: 0x1000 }], []), resolveOpts);
+    // The image goes missing after the checks: the failure comes after the VM
+    // and the vCPU threads exist, so the whole destroy path runs.
+    const broken = { ...spec, nodes: spec.nodes.map((n) => ({ ...n, path: `${n.path}.missing` })) };
+    const fds = () => readdirSync('/proc/self/fd').length;
+    await native().destroy(await native().createInstance(spec)); // the spare VM and lazily opened fds settle
+    const before = fds();
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(native().createInstance(broken), (e: Error & { code?: string; file?: string }) => {
+        assert.equal(e.code, 'BAD_ELF');
+        assert.equal(e.file, broken.nodes[0].path);
+        return true;
+      });
+    }
+    assert.ok(fstatSync(0), 'fd 0 is still open');
+    assert.ok(fds() <= before, `fds ${before} -> ${fds()}`);
+    const h = await native().createInstance(spec);
+    assert.deepEqual((await native().run(h, Buffer.from([1, 2]))).output, Buffer.from([1, 2]));
+    await native().destroy(h);
   });
 });
