@@ -100,6 +100,8 @@ struct Msg {
   uint64_t dag_ns = 0, run_ns = 0;
   // kLog
   uint32_t node = 0;
+  bool has_line = false;   // else only a count of dropped lines
+  uint32_t dropped = 0;    // lines the core dropped just before this one
 };
 
 void CallJs(Napi::Env env, Napi::Function, AddonData *data, Msg *msg);
@@ -165,12 +167,14 @@ extern "C" void OnDone(void *ctx, ataru_result *res) {
   Post(m->h, m);
 }
 
-extern "C" void OnLog(void *ctx, uint32_t node, const char *text, size_t len) {
+extern "C" void OnLog(void *ctx, uint32_t node, const char *text, size_t len, uint32_t dropped) {
   Handle *h = static_cast<Handle *>(ctx);
   h->logs.fetch_add(1, std::memory_order_relaxed);
   Msg *m = new Msg(MsgKind::kLog, h);
   m->node = node;
-  m->message.assign(text, len > ATARU_LOG_MAX ? ATARU_LOG_MAX : len);
+  m->has_line = text != nullptr;
+  m->dropped = dropped;
+  if (text) m->message.assign(text, len > ATARU_LOG_MAX ? ATARU_LOG_MAX : len);
   Post(h, m);
 }
 
@@ -294,7 +298,9 @@ void CallJs(Napi::Env env, Napi::Function, AddonData *data, Msg *m) {
     case MsgKind::kLog:
       if (!h->on_log.IsEmpty()) {
         Napi::HandleScope scope(env);
-        h->on_log.Call({Napi::Number::New(env, m->node), Napi::String::New(env, m->message)});
+        h->on_log.Call({Napi::Number::New(env, m->node),
+                        m->has_line ? Napi::String::New(env, m->message) : env.Undefined(),
+                        Napi::Number::New(env, m->dropped)});
       }
       break;
     case MsgKind::kFree:
@@ -730,6 +736,10 @@ Napi::Object Constants(Napi::Env env) {
   ATARU_CREATE_ERROR_LIST(ATARU_X)
 #undef ATARU_X
   c.Set("createErrorText", create_error);
+  Napi::Object log = Napi::Object::New(env);
+  log.Set("rate", Napi::Number::New(env, ATARU_LOG_RATE));
+  log.Set("burst", Napi::Number::New(env, ATARU_LOG_BURST));
+  c.Set("log", log);
 
   Napi::Object node_state = Napi::Object::New(env);
   node_state.Set("WAITING", ATARU_NODE_WAITING);

@@ -41,10 +41,17 @@ typedef struct ataru_app_spec {
   uint32_t vcpus;             /* 1..ATARU_MAX_VCPUS                         */
   uint64_t timeout_us;        /* per request, 0: none                       */
   int keep_state;             /* 1: no reset between requests (original)    */
-  /* Function log output (out LOG), called on a vCPU thread. May be NULL. */
-  void (*log_fn)(void *ctx, uint32_t node, const char *msg, size_t len);
+  /* Function log output (out LOG), called on a vCPU thread. May be NULL.
+   * Lines are rate-limited here, before any queue (ATARU_LOG_RATE lines/s,
+   * bursts of ATARU_LOG_BURST, per instance): `dropped` counts the lines
+   * dropped just before this one. msg NULL (len 0): no line, only the count
+   * (at the end of a request that dropped lines). */
+  void (*log_fn)(void *ctx, uint32_t node, const char *msg, size_t len, uint32_t dropped);
   void *log_ctx;
 } ataru_app_spec;
+
+#define ATARU_LOG_RATE  100
+#define ATARU_LOG_BURST 200
 
 typedef struct ataru_result {
   uint32_t status;            /* ATARU_STATUS_*                             */

@@ -219,6 +219,8 @@ ataru_instance *ataru_instance_create(const ataru_app_spec *spec, ataru_error *e
   pthread_mutex_init(&inst->req_lock, NULL);
   pthread_cond_init(&inst->req_cond, NULL);
   pthread_mutex_init(&inst->fail_lock, NULL);
+  pthread_mutex_init(&inst->log_lock, NULL);
+  inst->log_tokens = ATARU_LOG_BURST;
   ataru_kick_install();
   if (copy_spec(inst, spec) < 0) {
     ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "out of memory");
@@ -302,6 +304,7 @@ void ataru_instance_destroy(ataru_instance *inst) {
   pthread_mutex_destroy(&inst->req_lock);
   pthread_cond_destroy(&inst->req_cond);
   pthread_mutex_destroy(&inst->fail_lock);
+  pthread_mutex_destroy(&inst->log_lock);
   free(inst);
 }
 

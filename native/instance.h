@@ -57,8 +57,12 @@ struct ataru_instance {
   uint64_t timeout_ns;           /* per request, 0: none */
   uint64_t nodes_bound_ns;       /* every node has a timeout: their sum, else 0 */
   int keep_state;
-  void (*log_fn)(void *ctx, uint32_t node, const char *msg, size_t len);
+  void (*log_fn)(void *ctx, uint32_t node, const char *msg, size_t len, uint32_t dropped);
   void *log_ctx;
+  pthread_mutex_t log_lock;      /* the log budget (run.c): any vCPU may log */
+  double log_tokens;
+  uint64_t log_last_ns;
+  uint32_t log_dropped;          /* since the last line passed on */
   uint16_t topo[ATARU_MAX_NODES];  /* a topological order */
   uint32_t num_sinks;
   uint16_t sinks[ATARU_MAX_NODES];

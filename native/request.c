@@ -262,6 +262,7 @@ static void serve(void *arg) {
 
   /* Off the latency path from here on. */
   ataru_workers_wait(inst, PARK_WAIT_NS);
+  ataru_run_flush_log(inst);
   if (res->status == ATARU_STATUS_OK) ataru_workers_learn(inst, res);
   if (q.len > inst->input_max) inst->input_max = q.len;
   if (!(inst->keep_state && ok)) {

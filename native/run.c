@@ -19,13 +19,40 @@ static void fail_internal(struct failure *f, uint32_t node, const char *what, in
   snprintf(f->message, sizeof f->message, "%s: %s", what, strerror(errnum));
 }
 
+/* A token bucket per instance: a function logging in a loop costs an exit
+ * per line, but nothing beyond the budget is copied, allocated or queued. */
 static void serve_log(struct ataru_instance *inst, uint32_t vcpu) {
   if (!inst->log_fn) return;
+  pthread_mutex_lock(&inst->log_lock);
+  uint64_t now = ataru_now_ns();
+  double tokens = inst->log_tokens + (double)(now - inst->log_last_ns) * ATARU_LOG_RATE / 1e9;
+  inst->log_tokens = tokens > ATARU_LOG_BURST ? ATARU_LOG_BURST : tokens;
+  inst->log_last_ns = now;
+  uint32_t dropped = 0;
+  int pass = inst->log_tokens >= 1;
+  if (pass) {
+    inst->log_tokens -= 1;
+    dropped = inst->log_dropped;
+    inst->log_dropped = 0;
+  } else {
+    inst->log_dropped++;
+  }
+  pthread_mutex_unlock(&inst->log_lock);
+  if (!pass) return;
   uint32_t len = inst->mb->log_len[vcpu];
   if (len > ATARU_LOG_MAX) len = ATARU_LOG_MAX;
   char msg[ATARU_LOG_MAX]; /* a stable copy: other vCPUs may write the mailbox */
   memcpy(msg, inst->mb->log[vcpu], len);
-  inst->log_fn(inst->log_ctx, ataru_current_node(inst, vcpu), msg, len);
+  inst->log_fn(inst->log_ctx, ataru_current_node(inst, vcpu), msg, len, dropped);
+}
+
+void ataru_run_flush_log(struct ataru_instance *inst) {
+  if (!inst->log_fn) return;
+  pthread_mutex_lock(&inst->log_lock);
+  uint32_t dropped = inst->log_dropped;
+  inst->log_dropped = 0;
+  pthread_mutex_unlock(&inst->log_lock);
+  if (dropped) inst->log_fn(inst->log_ctx, ATARU_NO_NODE, NULL, 0, dropped);
 }
 
 /* DONE and PARK count only from the runtime's own top-level loops, with

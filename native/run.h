@@ -25,5 +25,7 @@ enum step {
  * conditions: for vCPU 0 a worker's failure, destroy, or a due deadline
  * check; for a worker the instance's stop flag. */
 enum step ataru_run_step(struct ataru_instance *inst, uint32_t vcpu, struct failure *f);
+/* Reports the log lines dropped and not yet reported (end of a request). */
+void ataru_run_flush_log(struct ataru_instance *inst);
 
 #endif

@@ -102,8 +102,10 @@ struct log_capture {
   char text[ATARU_LOG_MAX + 1];
 };
 
-static void capture_log(void *ctx, uint32_t node, const char *msg, size_t len) {
+static void capture_log(void *ctx, uint32_t node, const char *msg, size_t len, uint32_t dropped) {
   struct log_capture *c = ctx;
+  (void)dropped;
+  if (!msg) return;
   c->count++;
   c->node = node;
   if (len > ATARU_LOG_MAX) len = ATARU_LOG_MAX;

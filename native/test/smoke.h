@@ -38,8 +38,10 @@ static inline uint64_t now_ns(void) {
 /* The last function log line (spec.log_fn = on_log) and its node. */
 __attribute__((unused)) static char logged[256];
 __attribute__((unused)) static uint32_t logged_node = 99;
-__attribute__((unused)) static void on_log(void *ctx, uint32_t node, const char *msg, size_t len) {
+__attribute__((unused)) static void on_log(void *ctx, uint32_t node, const char *msg, size_t len, uint32_t dropped) {
   (void)ctx;
+  (void)dropped;
+  if (!msg) return;
   logged_node = node;
   snprintf(logged, sizeof logged, "%.*s", (int)len, msg);
 }

@@ -103,7 +103,7 @@ export class App implements AppHandle {
     const limiter = this.limiter;
     if (limiter) {
       const app = this.definition.name;
-      spec.onLog = (node, message) => limiter.offer({ app, node, requestId: inst.requestId, message });
+      spec.onLog = (node, message, dropped) => limiter.offer({ app, node, requestId: inst.requestId }, message, dropped);
     }
     try {
       inst.handle = await native().createInstance(spec);

@@ -2,7 +2,9 @@
  * Per-app rate limit for function log lines: a token bucket. A function that
  * logs in a loop costs one VM exit per line and must not flood the host log;
  * lines over the budget are counted and reported as one "N lines dropped"
- * line when logging is allowed again (or when the app closes).
+ * line when logging is allowed again (or when the app closes). The core
+ * limits each instance the same way before anything is queued
+ * (ATARU_LOG_RATE); its drops are added to these.
  */
 
 export interface LogLine {
@@ -25,7 +27,12 @@ export class LogLimiter {
     this.tokens = burst;
   }
 
-  offer(line: LogLine): void {
+  /** One line (message undefined: none) after `droppedBefore` lines the
+   * core's own limit dropped (counted with ours). */
+  offer(at: Omit<LogLine, 'message'>, message: string | undefined, droppedBefore = 0): void {
+    this.dropped += droppedBefore;
+    if (message === undefined) return;
+    const line: LogLine = { ...at, message };
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000);
     this.last = now;

@@ -30,7 +30,7 @@ export interface NativeAppSpec {
   timeoutUs: number;
   keepState: boolean;
   /** Called on the main thread for each function log line. Must not throw. */
-  onLog?: (node: number, message: string) => void;
+  onLog?: (node: number, message: string | undefined, dropped: number) => void;
 }
 
 export interface NativeResult {
@@ -58,6 +58,8 @@ export interface NativeConstants {
   testHooks: { BREAK_IDT: number; MAP_MMIO: number; FAIL_RESET: number; MMIO_GVA: number };
   /** Create error code -> text, from ATARU_CREATE_ERROR_LIST. */
   createErrorText: Record<string, string>;
+  /** The core's per-instance log budget (ATARU_LOG_RATE/BURST). */
+  log: { rate: number; burst: number };
   /** Where run() results are in resultNumbers (see makeResult). */
   resultLayout: Record<
     'STATUS' | 'FAILED_NODE' | 'WORKERS_USED' | 'DAG_NS' | 'RUN_NS' | 'NUM_NODES' | 'NUM_SINKS' | 'OUTPUT_LEN' | 'SINK_LENGTHS' | 'NODE_RET' | 'NODE_NS',

@@ -39,3 +39,5 @@ export const TRAP_JUMP = 16;
 export const TRAP_JUMP_AS_RUNTIME = 17;
 /** trap.c writes the mailbox so that no node seems to run, then spins. */
 export const TRAP_FORGE_CLOCK = 18;
+/** trap.c logs 20,000 lines in one request. */
+export const TRAP_LOG_FLOOD = 19;

@@ -10,7 +10,7 @@ import { Sandbox } from '../../src/runtime/sandbox.js';
 import { buildSpec } from '../../src/runtime/spec.js';
 import { statusName } from '../../src/runtime/status.js';
 import { kvmOptions } from '../helpers/kvm.js';
-import { FAILURES, TRAP_FORGE_CLOCK, TRAP_JUMP, TRAP_JUMP_AS_RUNTIME, TRAP_READ_AT, TRAP_SPIN } from './failure-kinds.js';
+import { FAILURES, TRAP_FORGE_CLOCK, TRAP_LOG_FLOOD, TRAP_JUMP, TRAP_JUMP_AS_RUNTIME, TRAP_READ_AT, TRAP_SPIN } from './failure-kinds.js';
 import { addN, appDef, fixture, randomBytes, repoRoot, resolveOpts, trapElf } from './helpers.js';
 
 function expectFailure(code: string, message: RegExp, node?: number, functionName?: string) {
@@ -287,5 +287,34 @@ describe('failed creates', kvmOptions(), () => {
     const h = await native().createInstance(spec);
     assert.deepEqual((await native().run(h, Buffer.from([1, 2]))).output, Buffer.from([1, 2]));
     await native().destroy(h);
+  });
+});
+
+describe('log floods', kvmOptions(), () => {
+  test('are limited in the core before anything is queued; every dropped line is counted', async () => {
+    const { spec } = buildSpec(appDef('flood', [{ elf: trapElf(), out: 0x1000 }], []), resolveOpts);
+    let lines = 0;
+    let dropped = 0;
+    const h = await native().createInstance({
+      ...spec,
+      onLog: (_node, message, d) => {
+        if (message !== undefined) lines++;
+        dropped += d;
+      },
+    });
+    try {
+      const t0 = performance.now();
+      const res = await native().run(h, Buffer.from([TRAP_LOG_FLOOD]));
+      const seconds = (performance.now() - t0) / 1000;
+      assert.equal(statusName(res.status), 'OK');
+      await new Promise((r) => setTimeout(r, 50)); // the count after the request comes last
+      // A burst, then the rate for as long as the request ran (however long
+      // that was on this machine).
+      const { burst, rate } = native().constants.log;
+      assert.ok(lines >= 1 && lines <= burst + rate * (seconds + 0.1) + 1, `${lines} lines reached JavaScript in ${seconds} s`);
+      assert.equal(lines + dropped, 20000);
+    } finally {
+      await native().destroy(h);
+    }
   });
 });

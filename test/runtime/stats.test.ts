@@ -50,7 +50,7 @@ test('streaming statistics of no sample and of one sample', () => {
 test('the log limiter passes a burst, then counts dropped lines and reports them once', () => {
   const out: LogLine[] = [];
   const lim = new LogLimiter((l) => out.push(l), 10, 5);
-  for (let i = 0; i < 25; i++) lim.offer({ app: 'a', node: 1, requestId: i, message: `line ${i}` });
+  for (let i = 0; i < 25; i++) lim.offer({ app: 'a', node: 1, requestId: i }, `line ${i}`);
   assert.deepEqual(
     out.map((l) => l.message),
     ['line 0', 'line 1', 'line 2', 'line 3', 'line 4'],
@@ -62,9 +62,18 @@ test('the log limiter passes a burst, then counts dropped lines and reports them
   assert.equal(out.length, 6);
 });
 
+test("the log limiter adds the core's drops to its own count", () => {
+  const out: LogLine[] = [];
+  const lim = new LogLimiter((l) => out.push(l), 10, 5);
+  lim.offer({ app: 'a', node: 1, requestId: 1 }, undefined, 7); // only a count
+  assert.equal(out.length, 0);
+  lim.flush({ app: 'a', node: -1, requestId: 1 });
+  assert.equal(out[0].message, '7 log lines dropped (rate limit)');
+});
+
 test('a throwing log consumer does not break the producer', () => {
   const lim = new LogLimiter(() => {
     throw new Error('consumer failed');
   });
-  assert.doesNotThrow(() => lim.offer({ app: 'a', node: 0, requestId: 1, message: 'x' }));
+  assert.doesNotThrow(() => lim.offer({ app: 'a', node: 0, requestId: 1 }, 'x'));
 });
