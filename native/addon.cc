@@ -152,6 +152,10 @@ extern "C" void OnDone(void *ctx, ataru_result *res) {
     if (m->output) {
       std::memcpy(m->output, res->output, res->output_len);
       m->output_len = res->output_len;
+    } else if (m->status == ATARU_STATUS_OK) {
+      // Never an empty "OK": the reply says what happened.
+      m->status = ATARU_STATUS_INTERNAL;
+      m->message = "out of memory for the output (" + std::to_string(res->output_len) + " bytes)";
     }
   }
   std::memcpy(m->node_ret, res->node_ret, m->num_nodes * sizeof(int64_t));

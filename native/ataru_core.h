@@ -50,6 +50,10 @@ typedef struct ataru_app_spec {
   void *log_ctx;
 } ataru_app_spec;
 
+/* The most a request may answer (a reply frame's length is a u32; the
+ * server's own, lower limit is applied in TypeScript). */
+#define ATARU_OUTPUT_MAX 0xffffffffull
+
 #define ATARU_LOG_RATE  100
 #define ATARU_LOG_BURST 200
 

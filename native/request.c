@@ -169,6 +169,13 @@ static void collect(struct ataru_instance *inst, ataru_result *res) {
     }
     total += (uint64_t)res->node_ret[k];
   }
+  if (total > ATARU_OUTPUT_MAX) {
+    /* A reply frame's length is a u32: more cannot be answered at all. */
+    set_failure(inst, res, ATARU_STATUS_OUTPUT_TOO_LARGE, ATARU_NO_NODE,
+                "the sinks' outputs total %llu bytes, over the %llu-byte limit of a reply", (unsigned long long)total,
+                (unsigned long long)ATARU_OUTPUT_MAX);
+    return;
+  }
   if (inst->num_sinks == 1) {
     /* valid until done() returns: memory is reset after it */
     res->output = inst->shm + inst->cfg->node[inst->sinks[0]].out_off;
