@@ -167,10 +167,7 @@ class DataConnection {
         s.cork();
         corked = true;
       }
-      if (slot.result) {
-        s.write(frameHeader(okStatus(), slot.result.output.length));
-        if (slot.result.output.length) s.write(slot.result.output);
-      } else s.write(errorFrame(slot.error));
+      writeReply(s, slot);
     }
     if (corked) s.uncork();
     // Compact rarely: the array only grows by the window between compactions.
@@ -313,5 +310,23 @@ export class DataPort {
     }, FLUSH_GRACE_MS);
     await closed;
     clearTimeout(cutOff);
+  }
+}
+
+/**
+ * Writes one reply. The runtime caps outputs (limits.maxOutputBytes), but
+ * whatever reaches here becomes a frame, never a throw: this runs in a
+ * promise callback, where an exception would go unhandled and the client
+ * would never get its reply.
+ */
+function writeReply(s: Socket, slot: Slot): void {
+  const out = slot.result?.output;
+  if (!out) {
+    s.write(errorFrame(slot.error));
+  } else if (out.length > 0xffff_ffff) {
+    s.write(errorFrame(new AtaruError('OUTPUT_TOO_LARGE', `output of ${out.length} bytes does not fit a reply frame (at most 4294967295)`)));
+  } else {
+    s.write(frameHeader(okStatus(), out.length));
+    if (out.length) s.write(out);
   }
 }

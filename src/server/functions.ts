@@ -8,6 +8,7 @@ import { posix, sep } from 'node:path';
 import type { AppDefinition, FunctionRef } from '../app/model.js';
 import { resolveFunctionPath } from '../app/index.js';
 import { AtaruError, type ErrorLocation } from '../errors.js';
+import { native } from '../runtime/native.js';
 import type { Store } from './store.js';
 
 /** The key of a function in uploads and in the blob map: path/name as written. */
@@ -69,7 +70,12 @@ export function storeFromRoots(def: AppDefinition, roots: string[], store: Store
   return blobs;
 }
 
-/** Stores uploaded binaries (base64 by functionKey); every function must be there. */
+/**
+ * Stores uploaded binaries (base64 by functionKey); every function must be
+ * there. Any other file is a DT_NEEDED library, keyed by its path as the
+ * client names it (the folder of the function that needs it + its file
+ * name); it is validated as a library before it is stored.
+ */
 export function storeFromUploads(def: AppDefinition, files: Record<string, string>, store: Store): Record<string, string> {
   const blobs: Record<string, string> = {};
   for (const { ref, where } of functionRefs(def)) {
@@ -86,6 +92,17 @@ export function storeFromUploads(def: AppDefinition, files: Record<string, strin
     }
     const bytes = Buffer.from(b64, 'base64');
     if (bytes.length === 0) throw new AtaruError('BAD_DEFINITION', `uploaded binary files["${key}"] is empty`, where);
+    blobs[key] = store.putBlob(bytes);
+  }
+  for (const [key, b64] of Object.entries(files)) {
+    if (blobs[key]) continue;
+    const where = { field: `files["${key}"]` };
+    if (key === '' || key.endsWith('/') || posix.normalize(key) !== key) {
+      throw new AtaruError('BAD_REQUEST', `uploaded file name "${key}" is not a normalized file path`, where);
+    }
+    const bytes = Buffer.from(b64, 'base64');
+    const problem = native().validateElf(bytes, 'library');
+    if (problem !== null) throw new AtaruError('BAD_ELF', `uploaded library files["${key}"]: ${problem}`, where);
     blobs[key] = store.putBlob(bytes);
   }
   return blobs;
