@@ -7,11 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, posix, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { encodeDefinition } from '../../src/app/index.js';
+import { deployBodyFromFile } from '../../src/client/api-client.js';
+import { neededLibraries } from '../../src/client/elf-needed.js';
+import { functionKey } from '../../src/server/functions.js';
 import { versionPath } from '../../src/server/store.js';
+import { tempDir } from '../helpers/tmp.js';
 import { fixture, helperLibrary } from '../fixtures/functions/fixtures.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { appDef, startTestServer, type TestServer } from './helpers.js';
@@ -23,6 +27,25 @@ test('versionPath keeps every client name inside the version folder, one folder 
   assert.equal(versionPath('%2E%2E/f'), '%252E%252E/f', 'a literal "%2E%2E" folder is not a ".." one');
   assert.equal(versionPath('./a//b'), 'a/b');
   assert.throws(() => versionPath('./'), /not a file name/);
+});
+
+test('ataru deploy uploads the DT_NEEDED libraries found beside each function', () => {
+  assert.deepEqual(neededLibraries(readFileSync(fixture('useslib'))), ['libhelper.so']);
+  assert.deepEqual(neededLibraries(readFileSync(fixture('noop'))), []);
+  assert.deepEqual(neededLibraries(Buffer.from('not an ELF at all, but long enough to have a header of sixty-four bytes')), []);
+  const dir = tempDir('ataru-deploy-body-');
+  try {
+    const def = appDef('withlib', ['useslib'], []);
+    def.nodes[0]!.function = { path: relative(dir, dirname(fixture('useslib'))), name: 'useslib.elf' };
+    const file = join(dir, 'app.json');
+    writeFileSync(file, encodeDefinition(def, 'json'));
+    const key = functionKey(def.nodes[0]!.function);
+    const body = deployBodyFromFile(file);
+    assert.deepEqual(Object.keys(body.files).sort(), [key, posix.join(posix.dirname(key), 'libhelper.so')].sort());
+    assert.deepEqual(Buffer.from(body.files[posix.join(posix.dirname(key), 'libhelper.so')]!, 'base64'), readFileSync(helperLibrary));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** What useslib.elf (and blobneeded.elf) answer: helper_weight(input), helper_calls. */
@@ -53,7 +76,7 @@ describe('libraries of uploaded apps', kvmOptions(), () => {
   }
 
   async function invoke(name: string, input: Buffer) {
-    const res = await fetch(`${base}/apps/${name}/invoke`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: input });
+    const res = await fetch(`${base}/apps/${name}/invoke`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(input) });
     return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
   }
 
