@@ -149,8 +149,12 @@ export class App implements AppHandle {
         ),
       );
     }
+    // A view into a larger buffer (a data-port socket chunk) would keep the
+    // whole chunk alive while it waits: queue a copy, so the bytes counted
+    // against maxQueuedBytes are the bytes held.
+    const held = input.buffer.byteLength > input.length ? Buffer.from(input) : input;
     return new Promise((resolve, reject) =>
-      this.queue.push({ input, nodeId: opts?.nodeId, queuedAt: performance.now(), resolve, reject }),
+      this.queue.push({ input: held, nodeId: opts?.nodeId, queuedAt: performance.now(), resolve, reject }),
     );
   }
 
