@@ -44,6 +44,21 @@ export const limitsSchema = z
     maxFunctionBytes: positive.default(64 * 1024 * 1024),
     /** Largest HTTP body (definition + base64 binaries, or an invoke input). */
     maxHttpBodyBytes: positive.default(64 * 1024 * 1024),
+    /*
+     * Server-wide caps on what all deployed apps reserve together (checked at
+     * deploy, a redeploy's old version counted until it closes; docs/server.md
+     * "Resource limits"). Defaults fit a 2-core machine with 24 GiB.
+     */
+    /** Guest memory of every instance: shm_size + the per-instance overhead. */
+    maxGuestMemoryBytes: positive.default(8 * 1024 ** 3),
+    /** VM instances of all apps. */
+    maxInstances: positive.default(256),
+    /** vCPU threads of all instances (instances x vcpus). */
+    maxVcpuThreads: positive.default(512),
+    /** Input bytes held by requests waiting for an instance, all apps. */
+    maxQueuedBytes: positive.default(256 * 1024 * 1024),
+    /** Total sink output of one request (the reply frame's u32 length caps it). */
+    maxOutputBytes: positive.max(0xffff_ffff).default(64 * 1024 * 1024),
   })
   .strict();
 

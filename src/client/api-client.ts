@@ -3,13 +3,14 @@
  * Error replies come back as the server's AtaruError, code and location kept.
  */
 import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { resolveFunctionPath } from '../app/index.js';
 import type { AppDefinition } from '../app/model.js';
 import { AtaruError, type ErrorCode, type ErrorLocation } from '../errors.js';
 import type { AppStats } from '../runtime/types.js';
 import { isBinaryForm, parseForServer } from '../server/definition.js';
 import { functionKey, functionRefs } from '../server/functions.js';
+import { neededLibraries } from './elf-needed.js';
 
 export interface AppSummary {
   name: string;
@@ -36,7 +37,11 @@ export interface DeployBody {
   files: Record<string, string>;
 }
 
-/** Reads a definition file and every function binary it names (relative to the file). */
+/**
+ * Reads a definition file and every function binary it names (relative to
+ * the file), with the DT_NEEDED libraries found beside each function (and
+ * theirs): the server resolves libraries only among an app's uploads.
+ */
 export function deployBodyFromFile(file: string): DeployBody {
   let bytes: Buffer;
   try {
@@ -50,14 +55,38 @@ export function deployBodyFromFile(file: string): DeployBody {
     const key = functionKey(ref);
     if (files[key]) continue;
     const path = resolveFunctionPath(ref, dirname(file));
+    let bin: Buffer;
     try {
-      files[key] = readFileSync(path).toString('base64');
+      bin = readFileSync(path);
     } catch (e) {
       throw new AtaruError('NOT_FOUND', `cannot read function binary ${path}: ${(e as Error).message}`, { file, ...where });
     }
+    files[key] = bin.toString('base64');
+    addLibraries(bin, dirname(path), posix.dirname(key), files);
   }
   const binary = isBinaryForm(bytes);
   return { definition: bytes.toString(binary ? 'base64' : 'utf8'), encoding: binary ? 'base64' : 'text', files };
+}
+
+/**
+ * Adds the libraries `bin` needs that lie in `dir` (the loader's rule: the
+ * needing file's folder), keyed in the same folder as the needing file's key.
+ * One not there is left out: it may be exec[0], and otherwise the server
+ * names it in its BAD_ELF reply.
+ */
+function addLibraries(bin: Buffer, dir: string, keyDir: string, files: Record<string, string>): void {
+  for (const name of neededLibraries(bin)) {
+    const key = posix.join(keyDir, name);
+    if (files[key] || name.includes('/')) continue;
+    let lib: Buffer;
+    try {
+      lib = readFileSync(join(dir, name));
+    } catch {
+      continue;
+    }
+    files[key] = lib.toString('base64');
+    addLibraries(lib, dir, keyDir, files);
+  }
 }
 
 export class ApiClient {

@@ -8,6 +8,7 @@ import { assertValidDefinition } from '../app/index.js';
 import type { AppDefinition } from '../app/model.js';
 import { AtaruError } from '../errors.js';
 import { log } from '../log.js';
+import type { ByteBudget } from './byte-budget.js';
 import { Fifo } from './fifo.js';
 import { LogLimiter } from './log-limiter.js';
 import { native, type NativeHandle, type NativeResult } from './native.js';
@@ -51,6 +52,8 @@ export class App implements AppHandle {
   private readonly idle: PooledInstance[] = [];
   private readonly queue = new Fifo<Waiting>();
   private readonly limiter?: LogLimiter;
+  private readonly queueBudget?: ByteBudget;
+  private readonly maxOutputBytes: number;
   private busy = 0;
   private closing = false;
   private closed?: Promise<void>;
@@ -68,9 +71,17 @@ export class App implements AppHandle {
   constructor(def: AppDefinition, opts: LoadOptions, resolved: ResolvedSpec) {
     this.definition = def;
     this.resolved = resolved;
-    this.poolSize = def.instances > 0 ? def.instances : availableParallelism();
+    this.poolSize = App.poolSizeOf(def);
     this.nodes = def.nodes.map(() => new StreamingStats());
     if (opts.onLog) this.limiter = new LogLimiter(opts.onLog);
+    this.queueBudget = opts.queueBudget;
+    // The reply frame's u32 length is the hard ceiling.
+    this.maxOutputBytes = Math.min(opts.maxOutputBytes ?? 0xffff_ffff, 0xffff_ffff);
+  }
+
+  /** The pool size this definition asks for (instances 0: one per host CPU). */
+  static poolSizeOf(def: AppDefinition): number {
+    return def.instances > 0 ? def.instances : availableParallelism();
   }
 
   /** Creates the pool in parallel; on any failure frees what was made. t0: when the load began. */
@@ -133,8 +144,23 @@ export class App implements AppHandle {
         new AtaruError('BUSY', `app ${this.definition.name}: ${this.queue.length} requests already queued`),
       );
     }
+    const budget = this.queueBudget;
+    if (budget && !budget.take(input.length)) {
+      this.count('BUSY');
+      return Promise.reject(
+        new AtaruError(
+          'BUSY',
+          `app ${this.definition.name}: queued requests of all apps hold ${budget.used} bytes; ` +
+            `this ${input.length}-byte request would pass the server's maxQueuedBytes limit of ${budget.limit} bytes`,
+        ),
+      );
+    }
+    // A view into a larger buffer (a data-port socket chunk) would keep the
+    // whole chunk alive while it waits: queue a copy, so the bytes counted
+    // against maxQueuedBytes are the bytes held.
+    const held = input.buffer.byteLength > input.length ? Buffer.from(input) : input;
     return new Promise((resolve, reject) =>
-      this.queue.push({ input, nodeId: opts?.nodeId, queuedAt: performance.now(), resolve, reject }),
+      this.queue.push({ input: held, nodeId: opts?.nodeId, queuedAt: performance.now(), resolve, reject }),
     );
   }
 
@@ -155,6 +181,15 @@ export class App implements AppHandle {
     }
     const unusable = res.status === native().constants.status.INTERNAL;
     this.release(inst, unusable);
+    if (res.status === 0 && res.output.length > this.maxOutputBytes) {
+      this.requests++;
+      this.count('OUTPUT_TOO_LARGE');
+      throw new AtaruError(
+        'OUTPUT_TOO_LARGE',
+        `the sinks' outputs total ${res.output.length} bytes (${res.sinkLengths.join(' + ')}), ` +
+          `over this server's maxOutputBytes limit of ${this.maxOutputBytes} bytes`,
+      );
+    }
     this.record(res);
     if (res.status !== 0) throw runError(res, this.resolved.nodeNames);
     return {
@@ -176,6 +211,7 @@ export class App implements AppHandle {
     } else {
       const next = this.queue.shift();
       if (next) {
+        this.queueBudget?.give(next.input.length);
         const queueNs = (performance.now() - next.queuedAt) * 1e6;
         this.dispatch(inst, next.input, next.nodeId, queueNs).then(next.resolve, next.reject);
         return;
@@ -208,7 +244,10 @@ export class App implements AppHandle {
         this.busy--;
         log.error({ app: this.definition.name, instance: inst.index, err }, 'cannot replace an instance');
         if (this.instances.every((s) => s === undefined)) {
-          for (const w of this.queue.drain()) w.reject(new AtaruError('INTERNAL', 'no usable instance left'));
+          for (const w of this.queue.drain()) {
+            this.queueBudget?.give(w.input.length);
+            w.reject(new AtaruError('INTERNAL', 'no usable instance left'));
+          }
         }
         if (this.busy === 0 && this.queue.length === 0) this.drained?.();
       },

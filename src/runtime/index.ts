@@ -4,3 +4,4 @@ export { Sandbox, type SandboxOptions, type CallResult } from './sandbox.js';
 export { StreamingStats } from './stats.js';
 export { statusName, errorCodeOf } from './status.js';
 export type * from './types.js';
+export { ByteBudget } from './byte-budget.js';

@@ -4,6 +4,7 @@
  * src/runtime/sandbox.ts (a single function).
  */
 import type { AppDefinition, FunctionRef } from '../app/model.js';
+import type { ByteBudget } from './byte-budget.js';
 
 /** Summary statistics, times in microseconds (as the original's pktcnt line). */
 export interface Summary {
@@ -53,6 +54,10 @@ export interface LoadOptions {
   resolve: (ref: FunctionRef) => string;
   /** Function log lines (rate-limited by the runtime). */
   onLog?: (line: { app: string; node: number; requestId: number; message: string }) => void;
+  /** Shared cap on the input bytes of queued requests (BUSY beyond it). */
+  queueBudget?: ByteBudget;
+  /** Largest total sink output of a request (OUTPUT_TOO_LARGE beyond it). */
+  maxOutputBytes?: number;
 }
 
 export interface RunOptions {

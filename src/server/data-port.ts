@@ -240,10 +240,7 @@ class DataConnection {
         s.cork();
         corked = true;
       }
-      if (reply.result) {
-        s.write(frameHeader(okStatus(), reply.result.output.length));
-        if (reply.result.output.length) s.write(reply.result.output);
-      } else s.write(errorFrame(reply.error));
+      writeReply(s, reply);
     }
     if (corked) s.uncork();
     // Compact rarely: the array only grows by the window between compactions.
@@ -386,5 +383,23 @@ export class DataPort {
     }, FLUSH_GRACE_MS);
     await closed;
     clearTimeout(cutOff);
+  }
+}
+
+/**
+ * Writes one reply. The runtime caps outputs (limits.maxOutputBytes), but
+ * whatever reaches here becomes a frame, never a throw: this runs in a
+ * promise callback, where an exception would go unhandled and the client
+ * would never get its reply.
+ */
+function writeReply(s: Socket, reply: PendingReply): void {
+  const out = reply.result?.output;
+  if (!out) {
+    s.write(errorFrame(reply.error));
+  } else if (out.length > 0xffff_ffff) {
+    s.write(errorFrame(new AtaruError('OUTPUT_TOO_LARGE', `output of ${out.length} bytes does not fit a reply frame (at most 4294967295)`)));
+  } else {
+    s.write(frameHeader(okStatus(), out.length));
+    if (out.length) s.write(out);
   }
 }

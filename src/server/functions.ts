@@ -159,5 +159,23 @@ export function readUploads(def: AppDefinition, uploads: Record<string, string>,
     files.set(key, bytes);
   }
   checkElves(def, files);
+  // Any other file is a DT_NEEDED library, keyed by its path as the client
+  // names it (the folder of the function that needs it + its file name),
+  // checked as a library before anything is stored. Libraries resolve only
+  // among these (the version's own folder, store.ts).
+  for (const [key, b64] of Object.entries(uploads)) {
+    if (files.has(key)) continue;
+    const where = { field: `files["${key}"]` };
+    if (key === '' || key.endsWith('/') || posix.normalize(key) !== key) {
+      throw new AtaruError('BAD_REQUEST', `uploaded file name "${key}" is not a normalized file path`, where);
+    }
+    const bytes = Buffer.from(b64, 'base64');
+    if (bytes.length > maxBytes) {
+      throw new AtaruError('TOO_LARGE', `uploaded library files["${key}"] is ${bytes.length} bytes, over this server's limit of ${maxBytes}`, where);
+    }
+    const problem = native().validateElf(bytes, 'library');
+    if (problem !== null) throw new AtaruError('BAD_ELF', `uploaded library files["${key}"]: ${problem}`, where);
+    files.set(key, bytes);
+  }
   return files;
 }

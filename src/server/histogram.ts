@@ -57,6 +57,11 @@ export class FastHistogram {
     return s;
   }
 
+  /** Drops every series whose labels match (a removed app's). */
+  removeWhere(match: (labels: Record<string, string>) => boolean): void {
+    for (const [key, s] of this.series) if (match(s.labels)) this.series.delete(key);
+  }
+
   async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: MetricValue[] }> {
     const values: MetricValue[] = [];
     for (const s of this.series.values()) {

@@ -263,7 +263,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
         params: nameParams,
         consumes: ['application/octet-stream'],
         produces: ['application/octet-stream'],
-        response: { 400: errorSchema, 404: errorSchema, 422: errorSchema, 429: errorSchema, 504: errorSchema },
+        response: { 400: errorSchema, 404: errorSchema, 413: errorSchema, 422: errorSchema, 429: errorSchema, 504: errorSchema },
       },
     },
     async (req, reply) => {

@@ -37,7 +37,10 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
   let http: FastifyInstance | undefined;
   const ports = { control: undefined as number | undefined, http: undefined as number | undefined };
 
-  const metrics: Metrics = new Metrics(() => registry.list().map((a) => a.current.handle.stats()));
+  const metrics: Metrics = new Metrics(
+    () => registry.list().map((a) => a.current.handle.stats()),
+    () => registry.resources(),
+  );
   const registry: AppRegistry = new AppRegistry({
     config,
     store,

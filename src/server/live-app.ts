@@ -7,6 +7,7 @@
 import type { AppDefinition } from '../app/model.js';
 import type { AppHandle } from '../runtime/types.js';
 import type { AppMetrics } from './metrics.js';
+import type { Reservation } from './reservations.js';
 
 export interface AppVersion {
   readonly def: AppDefinition;
@@ -15,6 +16,10 @@ export interface AppVersion {
   /** functionKey(ref) -> blob sha256. */
   readonly blobs: Record<string, string>;
   readonly result?: { ip: string; port: number };
+  /** This version's folder of its files (Store.linkVersion), deleted once it is closed. */
+  readonly folder: string;
+  /** Its share of the server-wide caps (reservations.ts), freed once it is closed. */
+  readonly reservation: Reservation;
 }
 
 export interface LiveApp {

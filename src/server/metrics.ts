@@ -6,7 +6,8 @@
  * them when /metrics is scraped (collect()), and latencies go to
  * FastHistogram. That keeps metrics under a microsecond per request. Every
  * histogram is a FastHistogram, the rare cold starts too: one implementation.
- * Series are per app name and survive redeploys.
+ * Series are per app name and survive redeploys; removing an app removes
+ * its series (removeApp), so /metrics does not grow with every app ever seen.
  */
 import { Counter, Gauge, Registry, exponentialBuckets } from 'prom-client';
 import type { AppStats, RunResult } from '../runtime/types.js';
@@ -59,8 +60,14 @@ export class Metrics {
   private readonly coldStarts: Counter<'app'>;
   private readonly coldStartSeconds: FastHistogram;
 
-  /** statsOf: the live apps' stats, read when /metrics is scraped. */
-  constructor(statsOf: () => AppStats[]) {
+  /**
+   * statsOf: the live apps' stats, read when /metrics is scraped;
+   * resourcesOf: the server-wide caps' use and limits (AppRegistry.resources).
+   */
+  constructor(
+    statsOf: () => AppStats[],
+    resourcesOf: () => { resource: string; used: number; limit: number }[] = () => [],
+  ) {
     const registers = [this.registry];
     const apps = this.apps;
     // 1 µs .. ~1 s: the interesting range is tens of µs.
@@ -116,6 +123,36 @@ export class Metrics {
         }
       },
     });
+    new Gauge({
+      name: 'ataru_resource_used',
+      help: 'Server-wide use of a capped resource: guest_memory_bytes, instances, vcpu_threads (reserved by loaded app versions), queued_bytes',
+      labelNames: ['resource'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of resourcesOf()) this.set({ resource: r.resource }, r.used);
+      },
+    });
+    new Gauge({
+      name: 'ataru_resource_limit',
+      help: 'Server-wide limit of a capped resource (limits.maxGuestMemoryBytes, maxInstances, maxVcpuThreads, maxQueuedBytes)',
+      labelNames: ['resource'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of resourcesOf()) this.set({ resource: r.resource }, r.limit);
+      },
+    });
+  }
+
+  /** Forgets every series of a removed app (a later deploy of the name starts at zero). */
+  removeApp(app: string): void {
+    this.apps.delete(app);
+    const ofApp = (l: Record<string, string>) => l.app === app;
+    this.latency.removeWhere(ofApp);
+    this.nodeLatency.removeWhere(ofApp);
+    this.coldStartSeconds.removeWhere(ofApp);
+    this.coldStarts.remove({ app });
   }
 
   coldStart(app: string, us: number): void {

@@ -4,20 +4,27 @@
  * nothing behind. A redeploy loads the new version first, then swaps it in
  * (live-app.ts); requests in flight finish on the old version, which is then
  * closed. Once a removed or replaced version is closed, blobs nothing uses
- * any more are deleted (Store.sweepBlobs).
+ * any more are deleted (Store.sweepBlobs), and so is its folder of files
+ * (Store.linkVersion: its functions and libraries under their client names,
+ * where the loader looks for DT_NEEDED libraries). Each version reserves its
+ * share of the server-wide caps (reservations.ts) until it is closed.
  */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BlockList } from 'node:net';
 import type { AppDefinition } from '../app/model.js';
 import type { ServerConfig } from '../config.js';
 import { AtaruError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { loadApp } from '../runtime/app.js';
+import { ByteBudget } from '../runtime/byte-budget.js';
 import { DataPort } from './data-port.js';
 import { functionKey } from './functions.js';
 import type { AppVersion, LiveApp } from './live-app.js';
 import type { Metrics } from './metrics.js';
+import { demandOf, ResourceLedger, type Demand } from './reservations.js';
 import { resultTarget } from './result-target.js';
-import type { Store } from './store.js';
+import { versionPath, type Store } from './store.js';
 
 export interface DeployedApp extends LiveApp {
   dataPort: DataPort;
@@ -44,8 +51,26 @@ export class AppRegistry {
    * same synchronous run, so no sweep falls between the two.
    */
   private readonly inUse = new Set<Record<string, string>>();
+  private readonly ledger: ResourceLedger;
+  /** Input bytes of the requests queued in every app (limits.maxQueuedBytes). */
+  readonly queueBudget: ByteBudget;
 
-  constructor(private readonly deps: RegistryDeps) {}
+  constructor(private readonly deps: RegistryDeps) {
+    this.ledger = new ResourceLedger(deps.config.limits);
+    this.queueBudget = new ByteBudget(deps.config.limits.maxQueuedBytes);
+  }
+
+  /** Server-wide use and limits of the capped resources (for /metrics). */
+  resources(): { resource: string; used: number; limit: number }[] {
+    const u: Demand = this.ledger.used();
+    const l = this.deps.config.limits;
+    return [
+      { resource: 'guest_memory_bytes', used: u.memoryBytes, limit: l.maxGuestMemoryBytes },
+      { resource: 'instances', used: u.instances, limit: l.maxInstances },
+      { resource: 'vcpu_threads', used: u.vcpuThreads, limit: l.maxVcpuThreads },
+      { resource: 'queued_bytes', used: this.queueBudget.used, limit: this.queueBudget.limit },
+    ];
+  }
 
   get(name: string): DeployedApp | undefined {
     return this.apps.get(name);
@@ -77,9 +102,10 @@ export class AppRegistry {
       const app = this.mustGet(name);
       this.apps.delete(name);
       this.deps.store.remove(name);
+      this.deps.metrics.removeApp(name);
       await app.dataPort.close(true);
       await app.current.handle.close();
-      this.release(app.current.blobs);
+      this.released(app.current);
       this.deps.log.info({ app: name }, 'app removed');
     });
   }
@@ -103,7 +129,19 @@ export class AppRegistry {
       this.apps.clear();
       await Promise.all(apps.map((a) => a.dataPort.close(true)));
       await Promise.all(apps.map((a) => a.current.handle.close()));
+      for (const a of apps) this.released(a.current);
     });
+  }
+
+  /** A loaded version is closed: its folder, reservation and blobs go. */
+  private released(v: AppVersion): void {
+    this.ledger.release(v.reservation);
+    try {
+      this.deps.store.unlinkVersion(v.folder);
+    } catch (e) {
+      this.deps.log.warn({ err: (e as Error).message }, 'could not delete a version folder');
+    }
+    this.release(v.blobs);
   }
 
   /** A version is closed (or its deploy failed): delete the blobs nothing uses now. */
@@ -157,20 +195,48 @@ export class AppRegistry {
     }
   }
 
+  /** Bytes of a version's files: each instance maps its own copy of the images. */
+  private imageBytes(blobs: Record<string, string>): number {
+    let n = 0;
+    for (const sha of new Set(Object.values(blobs))) n += statSync(this.deps.store.blobPath(sha)).size;
+    return n;
+  }
+
   private async deployNow(def: AppDefinition, blobs: Record<string, string>, port: number): Promise<DeployedApp> {
     const { store, metrics, log, config } = this.deps;
     this.checkLimits(def, port);
     const result = resultTarget(def, this.deps.resultAllow);
     const appLog = log.child({ app: def.name });
-    const handle = await loadApp(def, {
-      resolve: (ref) => {
-        const sha = blobs[functionKey(ref)];
-        if (!sha) throw new AtaruError('INTERNAL', `no stored binary for function ${functionKey(ref)}`);
-        return store.blobPath(sha);
-      },
-      onLog: (l) => appLog.info({ node: l.node, request: l.requestId }, l.message),
-    });
-    const version: AppVersion = { def, handle, blobs, result, metrics: metrics.forApp(def.name, def.nodes.length) };
+    const reservation = this.ledger.reserve(def.name, demandOf(def, this.imageBytes(blobs)));
+    let folder: string | undefined;
+    let handle: Awaited<ReturnType<typeof loadApp>>;
+    try {
+      folder = store.linkVersion(blobs);
+      const dir = folder;
+      handle = await loadApp(def, {
+        resolve: (ref) => {
+          const key = functionKey(ref);
+          if (!blobs[key]) throw new AtaruError('INTERNAL', `no stored binary for function ${key}`);
+          return join(dir, versionPath(key));
+        },
+        onLog: (l) => appLog.info({ node: l.node, request: l.requestId }, l.message),
+        queueBudget: this.queueBudget,
+        maxOutputBytes: config.limits.maxOutputBytes,
+      });
+    } catch (e) {
+      this.ledger.release(reservation);
+      if (folder) store.unlinkVersion(folder);
+      throw folder ? withoutFolder(e, folder) : e;
+    }
+    const version: AppVersion = {
+      def,
+      handle,
+      blobs,
+      result,
+      folder,
+      reservation,
+      metrics: metrics.forApp(def.name, def.nodes.length),
+    };
     metrics.coldStart(def.name, handle.stats().coldStartUs);
 
     const existing = this.apps.get(def.name);
@@ -192,6 +258,8 @@ export class AppRegistry {
     } catch (e) {
       await dataPort?.close(false);
       await handle.close();
+      this.ledger.release(reservation);
+      store.unlinkVersion(folder);
       throw e;
     }
 
@@ -212,8 +280,20 @@ export class AppRegistry {
       // A moved port: its connections finish their in-flight requests and end.
       if (dataPort) await oldPort.close(true);
       await old.handle.close();
-      this.release(old.blobs);
+      this.released(old);
     })().catch((e) => appLog.error({ err: (e as Error).message }, 'closing the replaced version failed'));
     return existing;
   }
+}
+
+/**
+ * The loader names files by the paths it was given: inside a version folder
+ * that is server-internal. The client named them without it, so messages and
+ * locations say `fixtures/f.elf`, not `<data>/loaded/v-x/fixtures/f.elf`.
+ */
+function withoutFolder(e: unknown, folder: string): unknown {
+  if (!(e instanceof AtaruError)) return e;
+  const strip = (t: string) => t.split(`${folder}/`).join('').split(folder).join('.');
+  const loc = e.location ? { ...e.location, ...(e.location.file ? { file: strip(e.location.file) } : {}) } : undefined;
+  return new AtaruError(e.code, strip(e.message), loc, e.details);
 }

@@ -4,10 +4,29 @@
  * function refs map to blobs, so editing or deleting the source files later
  * never changes a deployed app, and every app comes back after a restart.
  * Blobs no app references any more are deleted by sweepBlobs().
+ *
+ * The loader never sees the blob folder: each loaded app version gets its
+ * own folder under <data>/loaded/ holding hard links (or copies) of its own
+ * files under the names the client gave them (linkVersion). A function's
+ * DT_NEEDED libraries are looked up in the function's folder, so they
+ * resolve only among that app's uploads, never to another tenant's blob by
+ * its sha256 name. The data dir is 0700 and the database 0600: blobs and
+ * definitions are other tenants' code.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AppDefinition } from '../app/model.js';
 import { AtaruError } from '../errors.js';
@@ -29,15 +48,40 @@ interface Row {
   created: string;
 }
 
+/**
+ * Where the file a client named `key` (a functionKey or an uploaded library
+ * name) lies inside a version folder: its path segments, with empty and "."
+ * segments dropped and ".." kept as a literal folder name ("%2E%2E", "%"
+ * escaped as "%25"), so no key leaves the folder and files the client put in
+ * one folder stay together (that is where DT_NEEDED looks).
+ */
+export function versionPath(key: string): string {
+  const segs = key
+    .split('/')
+    .filter((s) => s !== '' && s !== '.')
+    .map((s) => (s === '..' ? '%2E%2E' : s.replace(/%/g, '%25')));
+  if (segs.length === 0) throw new AtaruError('BAD_REQUEST', `"${key}" is not a file name`);
+  return segs.join('/');
+}
+
 export class Store {
   readonly blobDir: string;
+  /** Version folders of the loaded apps (emptied at every start). */
+  readonly loadedDir: string;
   private readonly db: Database.Database;
 
   constructor(dataDir: string) {
     this.blobDir = join(dataDir, 'blobs');
+    this.loadedDir = join(dataDir, 'loaded');
+    const dbFile = join(dataDir, 'ataru.db');
     try {
-      mkdirSync(this.blobDir, { recursive: true });
-      this.db = new Database(join(dataDir, 'ataru.db'));
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      chmodSync(dataDir, 0o700); // an existing dir too: it holds every tenant's binaries
+      mkdirSync(this.blobDir, { recursive: true, mode: 0o700 });
+      // Folders of versions loaded by a previous process: nothing uses them now.
+      rmSync(this.loadedDir, { recursive: true, force: true });
+      mkdirSync(this.loadedDir, { mode: 0o700 });
+      this.db = new Database(dbFile);
     } catch (e) {
       throw new AtaruError('INTERNAL', `cannot open the data dir: ${(e as Error).message}`, { file: dataDir });
     }
@@ -49,6 +93,44 @@ export class Store {
       port INTEGER NOT NULL,
       created TEXT NOT NULL
     )`);
+    for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  }
+
+  /**
+   * A new folder holding this version's files (key -> sha256) under their
+   * client names (versionPath); returns its absolute path. Hard links share
+   * the blob's inode, so a blob swept later stays readable until the folder
+   * goes (unlinkVersion); a copy is made where a link cannot be.
+   */
+  linkVersion(blobs: Record<string, string>): string {
+    const dir = mkdtempSync(join(this.loadedDir, 'v-'));
+    try {
+      for (const [key, sha] of Object.entries(blobs)) {
+        const target = join(dir, versionPath(key));
+        const from = this.blobPath(sha);
+        try {
+          mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+          try {
+            linkSync(from, target);
+          } catch {
+            copyFileSync(from, target);
+          }
+        } catch (e) {
+          const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+          throw new AtaruError('BAD_REQUEST', `file "${key}" cannot be placed beside the app's other files (${why}): a file and a folder of the same name?`);
+        }
+      }
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    return dir;
+  }
+
+  /** Deletes a folder made by linkVersion (the version is closed). */
+  unlinkVersion(dir: string): void {
+    if (!dir.startsWith(this.loadedDir + sep)) throw new AtaruError('INTERNAL', `not a version folder: ${dir}`);
+    rmSync(dir, { recursive: true, force: true });
   }
 
   /** Stores a binary once; returns its sha256 (hex). */

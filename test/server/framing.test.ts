@@ -44,7 +44,8 @@ function scriptedApp(msgLen: number, seed: number) {
     close: async () => {},
   };
   const metrics = { ok() {}, error() {}, truncated() {} };
-  const app: LiveApp = { name: 'scripted', current: { def, handle, metrics, blobs: {} } };
+  const reservation = { app: 'scripted', instances: 0, vcpuThreads: 0, memoryBytes: 0 };
+  const app: LiveApp = { name: 'scripted', current: { def, handle, metrics, blobs: {}, folder: '', reservation } };
   return { app, stats };
 }
 

@@ -36,6 +36,11 @@ interface ServeFlags {
   maxApps?: number;
   maxConnections?: number;
   maxInFlight?: number;
+  maxGuestMemory?: number;
+  maxInstances?: number;
+  maxVcpuThreads?: number;
+  maxQueuedBytes?: number;
+  maxOutput?: number;
 }
 
 export function registerServe(program: Command): void {
@@ -62,6 +67,11 @@ export function registerServe(program: Command): void {
     .option('--max-apps <n>', 'most apps deployed at once', int)
     .option('--max-connections <n>', 'most data connections per app', int)
     .option('--max-in-flight <n>', 'requests in flight per data connection', int)
+    .option('--max-guest-memory <bytes>', 'guest memory all instances together may reserve (shm + overhead)', int)
+    .option('--max-instances <n>', 'VM instances of all apps together', int)
+    .option('--max-vcpu-threads <n>', 'vCPU threads of all instances together', int)
+    .option('--max-queued-bytes <bytes>', 'input bytes of all requests waiting for an instance', int)
+    .option('--max-output <bytes>', 'total sink output of one request (OUTPUT_TOO_LARGE beyond)', int)
     .action(async (f: ServeFlags) => {
       const flags: ServerConfigInput = {
         host: f.host,
@@ -82,6 +92,11 @@ export function registerServe(program: Command): void {
           maxApps: f.maxApps,
           maxConnectionsPerApp: f.maxConnections,
           maxInFlightPerConnection: f.maxInFlight,
+          maxGuestMemoryBytes: f.maxGuestMemory,
+          maxInstances: f.maxInstances,
+          maxVcpuThreads: f.maxVcpuThreads,
+          maxQueuedBytes: f.maxQueuedBytes,
+          maxOutputBytes: f.maxOutput,
         },
       };
       const server = await startServer(loadConfig(f.config, flags));

@@ -1,0 +1,27 @@
+/**
+ * A byte budget shared by several apps: the server-wide cap on input bytes
+ * held by requests waiting in the apps' queues (limits.maxQueuedBytes). Each
+ * queued request takes its input's length and gives it back when it leaves
+ * the queue, so the total never exceeds the limit whatever the per-app
+ * queue_limit says.
+ */
+export class ByteBudget {
+  private usedBytes = 0;
+
+  constructor(readonly limit: number) {}
+
+  get used(): number {
+    return this.usedBytes;
+  }
+
+  /** Takes n bytes if they fit; false (nothing taken) if not. */
+  take(n: number): boolean {
+    if (this.usedBytes + n > this.limit) return false;
+    this.usedBytes += n;
+    return true;
+  }
+
+  give(n: number): void {
+    this.usedBytes -= n;
+  }
+}
