@@ -64,19 +64,6 @@ static int from_exit(const struct vm_exit *e, uint64_t exit_at, uint64_t stack_t
   return (e->rip == exit_at || e->rip == exit_at + 2) && (!stack_top || e->rsp == stack_top);
 }
 
-/* A DONE or PARK from anywhere else: a function ending the request early or
- * jumping into the runtime. A fault of the node; the vCPU re-enters. */
-static void forged_exit(struct ataru_instance *inst, uint32_t vcpu, const struct vm_exit *e, struct failure *f) {
-  char label[160];
-  uint32_t node = ataru_current_node(inst, vcpu);
-  ataru_node_label(inst, node, label, sizeof label);
-  f->status = ATARU_STATUS_FAULT;
-  f->node = node;
-  snprintf(f->message, sizeof f->message,
-           "%s: exit through port 0x%02x (%s) outside the runtime's protocol: not from its exit path (rip 0x%llx)",
-           label, e->port, e->port == ATARU_PORT_DONE ? "DONE" : "PARK", (unsigned long long)e->rip);
-}
-
 static int stop_requested(struct ataru_instance *inst, uint32_t vcpu) {
   if (vcpu) return __atomic_load_n(&inst->stop, __ATOMIC_ACQUIRE) != 0;
   if (__atomic_load_n(&inst->worker_failed, __ATOMIC_ACQUIRE) || __atomic_load_n(&inst->quit, __ATOMIC_ACQUIRE))
@@ -119,16 +106,10 @@ enum step ataru_run_step(struct ataru_instance *inst, uint32_t vcpu, struct fail
         if (vcpu == 0 && (inst->measuring_floor ? from_exit(&e, inst->rt.floor_exit, 0)
                                                 : from_exit(&e, inst->rt.done_exit, v->stack_top)))
           return STEP_DONE;
-        if (vcpu != 0) break;
-        forged_exit(inst, vcpu, &e, f);
-        v->needs_enter = 1;
-        return STEP_FAILED;
+        break; /* from anywhere else: a fault like any foreign exit (below) */
       case ATARU_PORT_PARK:
         if (vcpu != 0 && from_exit(&e, inst->rt.park_exit, v->stack_top)) return STEP_PARK;
-        if (vcpu == 0) break;
-        forged_exit(inst, vcpu, &e, f);
-        v->needs_enter = 1;
-        return STEP_FAILED;
+        break;
       case ATARU_PORT_FAULT:
         ataru_vcpu_regs(v, &regs);
         ataru_fault_from_record(inst, vcpu, &regs, f);

@@ -54,9 +54,10 @@ int main(int argc, char **argv) {
   if (!mem) return printf("error: %s\n", err), 1;
   ataru_loader *l = ataru_loader_new(mem);
   int rc = 0;
-  uint64_t a, b;
-  if (runtime && ataru_loader_load_runtime(l, runtime, &a, &b, err, sizeof err) == 0)
-    printf("runtime 0x%llx 0x%llx\n", (unsigned long long)a, (unsigned long long)b);
+  uint64_t a;
+  struct ataru_runtime_symbols rt;
+  if (runtime && ataru_loader_load_runtime(l, runtime, &rt, err, sizeof err) == 0)
+    printf("runtime 0x%llx 0x%llx\n", (unsigned long long)rt.main_entry, (unsigned long long)rt.worker_entry);
   else if (runtime) rc = 1;
   if (!rc && shared && ataru_loader_load_shared(l, shared, err, sizeof err)) rc = 1;
   for (; !rc && i < argc; i++) {
