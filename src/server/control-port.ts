@@ -114,7 +114,7 @@ export function handleControlConnection(socket: Socket, deps: ControlPortDeps): 
     void (async () => {
       const def = parseForServer(bytes, `control port (${peer})`);
       const blobs = storeFromRoots(def, config.functionRoots, deps.store);
-      const app = await deps.registry.deploy(def, blobs);
+      const app = await deps.registry.deploy(def, blobs, { by: `control port ${peer}` });
       const reply = Buffer.alloc(2);
       reply.writeUInt16BE(app.dataPort.port);
       socket.end(reply);
