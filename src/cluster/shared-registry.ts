@@ -128,9 +128,15 @@ export class SharedRegistry {
     for (const a of this.deps.registry.list()) {
       if (!present.has(a.name)) this.enqueueRemoval(a.name, last.last_seq);
     }
-    const slow = setTimeout(() => this.deps.log.warn('cluster: still catching up with the registry bucket'), CATCH_UP_WARN_MS);
-    await done;
-    await this.chain;
+    // Bounded: a node that cannot finish catching up still starts (and keeps applying as entries arrive).
+    let slow: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((r) => {
+      slow = setTimeout(() => {
+        this.deps.log.warn('cluster: still catching up with the registry bucket; starting anyway');
+        r();
+      }, CATCH_UP_WARN_MS);
+    });
+    await Promise.race([done.then(() => this.chain), late]);
     clearTimeout(slow);
   }
 

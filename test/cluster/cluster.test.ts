@@ -21,7 +21,7 @@ import { main } from '../../src/cli/main.js';
 import { fixturesBuildDir } from '../fixtures/functions/fixtures.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { randomBytes } from '../helpers/random.js';
-import { scaled } from '../helpers/scale.js';
+import { scaled, testScale } from '../helpers/scale.js';
 import { tempDir } from '../helpers/tmp.js';
 import { addN } from '../server/helpers.js';
 import { NatsServer } from './nats-server.js';
@@ -29,8 +29,8 @@ import { Node, waitFor } from './nodes.js';
 
 const CLUSTER = 'ctest';
 const MSG_LEN = 64;
-/** Per attempt, for requests through NATS: generous for the emulated KVM machine. */
-const TIMEOUT_MS = 8000;
+/** Per attempt, for requests through NATS; the emulated KVM machine is ~30x slower. */
+const TIMEOUT_MS = testScale < 1 ? 30_000 : 8000;
 
 let nats: NatsServer;
 let nc: NatsConnection;
