@@ -127,7 +127,7 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
     new Counter({ name: 'ataru_cluster_retries_total', help: 'Forwarded requests retried on another node (no reply in time, no responders, node closing)', registers, collect() { this.reset(); this.inc(client.counters.retries); } });
     new Counter({ name: 'ataru_cluster_forward_failures_total', help: 'Forwarded requests that got no node reply at all', registers, collect() { this.reset(); this.inc(client.counters.failures); } });
 
-    // Catch up before the node listens: a node started later serves every app without a deploy.
+    // Catch up before startServer returns: a node started later serves every app without a deploy.
     await shared.catchUp();
     log.info({ apps: registry.list().length, servers: nats.servers }, 'cluster: joined');
 
@@ -174,6 +174,7 @@ export async function startClusterNode(deps: ClusterNodeDeps): Promise<ClusterNo
       },
       drain() {
         drained ??= (async () => {
+          shared.close(); // a closing registry applies no more changes
           await statusSub.drain().catch(() => undefined);
           await invokes.drain();
         })();

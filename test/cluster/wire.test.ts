@@ -10,7 +10,9 @@ import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { DEFAULTS, type AppDefinition } from '../../src/app/model.js';
 import { natsUrls } from '../../src/cli/commands/serve.js';
+import { ClusterHandle } from '../../src/cluster/handle.js';
 import { errorReply, H, okReply, parseReply } from '../../src/cluster/messages.js';
+import type { AppHandle, RunResult } from '../../src/runtime/types.js';
 import { appFromToken, appToken, names } from '../../src/cluster/names.js';
 import { decodeEntry, encodeEntry, type RegistryEntry } from '../../src/cluster/registry-entry.js';
 import { loadConfig, makeConfig } from '../../src/config.js';
@@ -72,4 +74,23 @@ test('nats and cluster config: defaults, file < flags, errors name the field', (
   assert.throws(() => makeConfig({ nats: { servers: [] } }), /nats\.servers/);
   assert.deepEqual(natsUrls(['nats://a:1,nats://b:2', ' nats://c:3 ']), ['nats://a:1', 'nats://b:2', 'nats://c:3']);
   assert.equal(natsUrls(undefined), undefined);
+});
+
+test('forward modes: absent forwards only without a local pool, saturated also when it is busy, never never', async () => {
+  const def: AppDefinition = { ...DEFAULTS, name: 'app', msg_len: 8, nodes: [], edges: [] };
+  const result = (tag: string): RunResult => ({ output: Buffer.from(tag), sinkLengths: [tag.length], dagNs: 0, nodeNs: [], runNs: 0, queueNs: 0, instance: 0 });
+  let busy = false;
+  const local = { definition: def, run: async () => result('local'), saturated: () => busy, stats: () => { throw new Error('unused'); }, close: async () => {} } as AppHandle;
+  const forward = async () => result('cluster');
+  const ran = async (h: ClusterHandle) => (await h.run(Buffer.alloc(8))).output.toString();
+
+  assert.equal(await ran(new ClusterHandle(def, local, forward, 'absent')), 'local');
+  assert.equal(await ran(new ClusterHandle(def, undefined, forward, 'absent')), 'cluster');
+  assert.equal(await ran(new ClusterHandle(def, local, forward, 'saturated')), 'local');
+  busy = true;
+  assert.equal(await ran(new ClusterHandle(def, local, forward, 'saturated')), 'cluster');
+  assert.equal(await ran(new ClusterHandle(def, local, forward, 'absent')), 'local', 'absent keeps busy requests here (they queue)');
+  assert.equal(await ran(new ClusterHandle(def, local, forward, 'never')), 'local');
+  await assert.rejects(new ClusterHandle(def, undefined, forward, 'never').run(Buffer.alloc(8)), /no instances on this node and forwarding is off/);
+  assert.equal(new ClusterHandle(def, undefined, forward, 'absent').stats().instances.total, 0);
 });
