@@ -6,8 +6,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { ApiClient } from '../../src/client/api-client.js';
 import { cliArgs } from '../helpers/cli.js';
+import { testScale } from '../helpers/scale.js';
 import { tempDir } from '../helpers/tmp.js';
 import { track } from './nats-server.js';
+
+/** Starting a node (a tsx process) takes a few seconds natively, minutes in the emulated KVM machine. */
+const PATIENCE_MS = testScale < 1 ? 600_000 : 60_000;
 
 export class Node {
   readonly api: ApiClient;
@@ -31,7 +35,7 @@ export class Node {
     );
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`node ${name} did not start within 60 s:\n${output}`)), 60_000);
+      const t = setTimeout(() => reject(new Error(`node ${name} did not start within ${PATIENCE_MS / 1000} s:\n${output}`)), PATIENCE_MS);
       const onData = (c: Buffer) => {
         output += c.toString();
         const m = /HTTP API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(output);
@@ -79,7 +83,7 @@ export class Node {
 }
 
 /** Polls until check() returns a value (not undefined) or timeoutMs passes. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = PATIENCE_MS): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
