@@ -2,7 +2,7 @@
  * Shared helpers of the benchmarks, and their one convention:
  *
  *   A bench module is a file bench/<area>/<name>.bench.ts (area: core,
- *   server, sobel) exporting `run(ctx: BenchContext): Promise<void>`. It
+ *   server, sobel, cluster) exporting `run(ctx: BenchContext): Promise<void>`. It
  *   measures its baseline in the same run (machines here are noisy: only
  *   ratios within one run mean anything), prints one table with
  *   printTable(), and stays within ctx.budgetMs. bench/run.ts runs each

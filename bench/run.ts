@@ -12,7 +12,7 @@ import { makeContext, type BenchModule } from './lib.js';
 import { kvmGate } from './kvm-gate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const AREAS = ['core', 'server', 'sobel'];
+const AREAS = ['core', 'server', 'sobel', 'cluster'];
 
 function modules(): string[] {
   return AREAS.flatMap((area) => {

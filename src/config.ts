@@ -62,6 +62,38 @@ export const limitsSchema = z
   })
   .strict();
 
+/** Where the cluster's NATS servers are and how to authenticate (docs/scaling.md). */
+export const natsSchema = z
+  .object({
+    /** nats://host:port URLs; several for a NATS cluster (the client fails over). */
+    servers: z.array(z.string().min(1)).min(1),
+    /** A .creds file (JWT + NKey seed) for the NATS account. */
+    credentials: z.string().min(1).optional(),
+    /** TLS to the NATS servers: CA to verify them, and a client certificate if they ask for one. */
+    tls: z.object({ ca: z.string().min(1).optional(), cert: z.string().min(1).optional(), key: z.string().min(1).optional() }).strict().optional(),
+    /** JetStream replicas of the registry bucket and the binary store (3 on a NATS cluster of three). */
+    replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
+  })
+  .strict();
+
+/** When a node sends an invocation to the cluster instead of running it here. */
+export const FORWARD_MODES = ['absent', 'saturated', 'never'] as const;
+
+export const clusterSchema = z
+  .object({
+    /** Names the KV bucket, the object store and the subjects; nodes with the same name form one cluster. */
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "-" and "_" only (1..64)').default('ataru'),
+    /** This node's name in `ataru ls --cluster` and metrics; default host:pid. */
+    node: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'letters, digits, ".", ":", "-" and "_" only').optional(),
+    /** absent: forward only apps with no local instances; saturated: also when every local instance is busy; never. */
+    forward: z.enum(FORWARD_MODES).default('absent'),
+    /** How long a forwarded request waits for a node's reply before it is retried (stateless apps) or fails. */
+    timeoutMs: positive.default(10_000),
+    /** false: run no app here, only forward (a front door without KVM). */
+    serve: z.boolean().default(true),
+  })
+  .strict();
+
 export const serverConfigSchema = z
   .object({
     host: z.string().min(1).default(DEFAULT_HOST),
@@ -94,11 +126,16 @@ export const serverConfigSchema = z
     /** An HTTP connection idle between requests (keep-alive) is closed after this long. */
     httpIdleTimeoutMs: positive.default(5_000),
     limits: limitsSchema.default(limitsSchema.parse({})),
+    /** Join a cluster over NATS; absent: a single machine (SQLite + blob folder). */
+    nats: natsSchema.optional(),
+    cluster: clusterSchema.default(clusterSchema.parse({})),
   })
   .strict();
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 export type ServerLimits = z.infer<typeof limitsSchema>;
+export type NatsConfig = z.infer<typeof natsSchema>;
+export type ClusterConfig = z.infer<typeof clusterSchema>;
 /** What callers pass: any subset, limits partial too. */
 export type ServerConfigInput = z.input<typeof serverConfigSchema>;
 
@@ -140,7 +177,11 @@ export function loadConfig(file: string | undefined, flags: ServerConfigInput): 
     }
   }
   const limits = { ...((fromFile.limits as object) ?? {}), ...definedOnly(flags.limits ?? {}) };
-  return makeConfig({ ...fromFile, ...definedOnly(flags), limits } as ServerConfigInput, file ?? 'flags');
+  const cluster = { ...((fromFile.cluster as object) ?? {}), ...definedOnly(flags.cluster ?? {}) };
+  // --nats URLs replace the file's servers; its credentials and tls stay.
+  const fileNats = fromFile.nats as Record<string, unknown> | undefined;
+  const nats = flags.nats ? { ...(fileNats ?? {}), ...definedOnly(flags.nats) } : fileNats;
+  return makeConfig({ ...fromFile, ...definedOnly(flags), limits, cluster, ...(nats ? { nats } : {}) } as ServerConfigInput, file ?? 'flags');
 }
 
 function definedOnly(o: object): Record<string, unknown> {

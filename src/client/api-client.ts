@@ -11,6 +11,7 @@ import type { AppStats } from '../runtime/types.js';
 import { isBinaryForm, parseForServer } from '../server/definition.js';
 import { functionKey, functionRefs } from '../server/functions.js';
 import { neededLibraries } from './elf-needed.js';
+import type { ClusterView } from '../cluster/status.js';
 
 export interface AppSummary {
   name: string;
@@ -133,6 +134,11 @@ export class ApiClient {
 
   async remove(name: string): Promise<void> {
     await this.call('DELETE', `/apps/${encodeURIComponent(name)}`);
+  }
+
+  /** GET /cluster: nodes and which app versions they serve (a cluster node only). */
+  async cluster(): Promise<ClusterView> {
+    return (await this.call('GET', '/cluster')).json() as Promise<ClusterView>;
   }
 
   async invoke(name: string, input: Buffer): Promise<Buffer> {

@@ -290,6 +290,10 @@ export class App implements AppHandle {
     };
   }
 
+  saturated(): boolean {
+    return this.idle.length === 0;
+  }
+
   /** Benchmark floor: median ns of n bare VM exit round trips on a free instance. */
   async exitFloor(n: number): Promise<number> {
     if (this.closing) throw this.closedError();

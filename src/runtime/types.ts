@@ -72,6 +72,8 @@ export interface AppHandle {
    * TIMEOUT name the node; BUSY when the queue is full; CLOSED). */
   run(input: Buffer, opts?: RunOptions): Promise<RunResult>;
   stats(): AppStats;
+  /** True while no instance is free (a new request would queue); cheap, for routing decisions. */
+  saturated?(): boolean;
   /** Stops taking requests, lets in-flight ones finish, frees the VMs. */
   close(): Promise<void>;
 }

@@ -153,7 +153,7 @@ export function handleControlConnection(socket: Socket, deps: ControlPortDeps): 
     void (async () => {
       const def = parseForServer(bytes, `control port (${peer})`);
       const files = await readFromRoots(def, config.functionRoots, config.limits.maxFunctionBytes);
-      const app = await deps.registry.deploy(def, storeFunctions(files, deps.store));
+      const app = await deps.registry.deploy(def, storeFunctions(files, deps.store), { by: `control port ${peer}` });
       const reply = Buffer.alloc(2);
       reply.writeUInt16BE(app.dataPort.port);
       replyAndClose(reply);

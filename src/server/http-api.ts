@@ -31,6 +31,7 @@ import type { Metrics } from './metrics.js';
 import type { AppRegistry, DeployedApp } from './registry.js';
 import { runRequest } from './run-request.js';
 import type { Store } from './store.js';
+import type { ClusterNode } from '../cluster/node.js';
 
 export interface HttpApiDeps {
   config: ServerConfig;
@@ -38,6 +39,8 @@ export interface HttpApiDeps {
   store: Store;
   metrics: Metrics;
   log: Logger;
+  /** The cluster node, when the server is one (set once it has joined). */
+  cluster?: () => ClusterNode | undefined;
 }
 
 const errorSchema = {
@@ -121,6 +124,7 @@ function slowClientSafeServer(config: ServerConfig, handler: (req: IncomingMessa
 
 export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> {
   const { config, registry, store, metrics, log } = deps;
+  const cluster = () => deps.cluster?.();
   const app = Fastify({
     logger: false,
     bodyLimit: config.limits.maxHttpBodyBytes,
@@ -157,13 +161,26 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     reply.code(httpStatusOf(e.code)).send(e.toJSON());
   });
 
-  app.get('/healthz', { schema: { summary: 'Liveness, and whether KVM is usable here', response: { 200: { type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' }, kvm: { type: 'object', properties: { usable: { type: 'boolean' }, code: { type: 'string' }, message: { type: 'string' } } } } } } } }, async () => {
+  const natsHealth = {
+    type: 'object',
+    properties: { cluster: { type: 'string' }, node: { type: 'string' }, connected: { type: 'boolean' }, server: { type: 'string' }, state: { type: 'string' }, reconnects: { type: 'integer' } },
+  } as const;
+  app.get('/healthz', { schema: { summary: 'Liveness, whether KVM is usable here and, in a cluster, the NATS connection', response: { 200: { type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' }, kvm: { type: 'object', properties: { usable: { type: 'boolean' }, code: { type: 'string' }, message: { type: 'string' } } }, nats: natsHealth } } } } }, async () => {
     const kvm = kvmStatus();
+    const nats = cluster()?.health();
     return {
-      status: 'ok',
+      // A node cut off from NATS still serves its local apps, but cannot take deploys or forward.
+      status: nats && !nats.connected ? 'degraded' : 'ok',
       apps: registry.list().length,
       kvm: { usable: kvm.usable, ...(kvm.code ? { code: kvm.code } : {}), message: kvm.message },
+      ...(nats ? { nats } : {}),
     };
+  });
+
+  app.get('/cluster', { schema: { summary: 'The cluster: every node that answers, and which version of each app it serves', response: { 200: anyObject, 404: errorSchema } } }, async () => {
+    const c = cluster();
+    if (!c) throw new AtaruError('NOT_FOUND', 'this server is not a cluster node: start it with --nats URL');
+    return c.view();
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -249,7 +266,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
       const def = parseForServer(bytes, 'upload');
       const replaced = registry.get(def.name) !== undefined;
       const checked = readUploads(def, files, config.limits.maxFunctionBytes);
-      const a = await registry.deploy(def, storeFunctions(checked, store));
+      const a = await registry.deploy(def, storeFunctions(checked, store), { by: `http ${req.ip}` });
       reply.code(201);
       return { name: a.name, port: a.dataPort.port, replaced };
     },
@@ -267,9 +284,16 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
       },
     },
     async (req, reply) => {
-      const a = registry.mustGet(req.params.name);
+      const a = registry.get(req.params.name);
+      // In a cluster an app this node could not take at all may run elsewhere.
+      if (!a && !cluster()?.knows(req.params.name)) registry.mustGet(req.params.name);
       if (!Buffer.isBuffer(req.body)) {
         throw new AtaruError('BAD_REQUEST', `invoke ${req.params.name}: send the input as Content-Type: application/octet-stream`);
+      }
+      if (!a) {
+        const r = await cluster()!.invokeElsewhere(req.params.name, req.body)!;
+        reply.header('content-type', 'application/octet-stream').header('x-ataru-dag-us', (r.dagNs / 1000).toFixed(1)).header('x-ataru-sink-lengths', r.sinkLengths.join(','));
+        return r.output;
       }
       const r = await runRequest(a.current, req.body, 'http');
       reply

@@ -15,6 +15,7 @@ import { AppRegistry, type DeployedApp } from './registry.js';
 import { makeAllowList } from './result-target.js';
 import { Store } from './store.js';
 import { kvmStatus } from '../runtime/kvm.js';
+import { startClusterNode, type ClusterNode } from '../cluster/node.js';
 
 export interface RunningServer {
   readonly config: ServerConfig;
@@ -22,6 +23,8 @@ export interface RunningServer {
   readonly controlPort?: number;
   readonly httpPort?: number;
   readonly registry: AppRegistry;
+  /** The node's side of the cluster when started with `nats` (src/cluster/). */
+  readonly cluster?: ClusterNode;
   /** Deploys in-process, reading functions from the function roots (as the control port does). */
   deploy(def: AppDefinition): Promise<DeployedApp>;
   /** Stops accepting, lets in-flight requests finish, closes every app. */
@@ -35,6 +38,7 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
   const store = new Store(config.dataDir);
   let control: ControlPort | undefined;
   let http: FastifyInstance | undefined;
+  let cluster: ClusterNode | undefined;
   const ports = { control: undefined as number | undefined, http: undefined as number | undefined };
 
   const metrics: Metrics = new Metrics(
@@ -52,22 +56,36 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
 
   try {
     // Before any deploy can arrive: a crash between a row's update and the
-    // unlink of its old blobs leaves files nothing references.
-    store.sweepBlobs();
+    // unlink of its old blobs leaves files nothing references. A cluster node
+    // keeps them until it has caught up: they are its cache of the cluster's binaries.
+    if (!config.nats) store.sweepBlobs();
     if (config.controlPort !== null) {
       control = await startControlPort({ config, registry, store, log }, config.controlPort);
       ports.control = control.port;
     }
     if (config.httpPort !== null) {
-      http = await buildHttpApi({ config, registry, store, metrics, log });
+      http = await buildHttpApi({ config, registry, store, metrics, log, cluster: () => cluster });
       await http.listen({ host: config.host, port: config.httpPort });
       ports.http = (http.server.address() as { port: number }).port;
     }
-    await registry.restore();
+    if (config.nats) {
+      // The shared registry is the truth: this node's rows are only its cache.
+      cluster = await startClusterNode({
+        config,
+        registry,
+        store,
+        metrics,
+        log,
+        httpUrl: () => (ports.http !== undefined ? `http://${config.host}:${ports.http}` : undefined),
+      });
+      for (const row of store.list()) if (!registry.get(row.name)) store.remove(row.name);
+      registry.sweepUnused();
+    } else await registry.restore();
   } catch (e) {
     await control?.close();
     await http?.close();
     await registry.close();
+    await cluster?.close();
     store.close();
     throw e;
   }
@@ -83,13 +101,17 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
     controlPort: ports.control,
     httpPort: ports.http,
     registry,
+    cluster,
     deploy: async (def) => {
       const files = await readFromRoots(def, config.functionRoots, config.limits.maxFunctionBytes);
-      return registry.deploy(def, storeFunctions(files, store));
+      return registry.deploy(def, storeFunctions(files, store), { by: 'in-process' });
     },
     close() {
       closing ??= (async () => {
+        // A node first leaves the queue groups (NATS sends new requests elsewhere) and finishes what it took.
+        await cluster?.drain();
         await Promise.all([control?.close(), http?.close(), registry.close()]);
+        await cluster?.close();
         store.close();
         log.info('stopped');
       })();

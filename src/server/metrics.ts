@@ -13,7 +13,8 @@ import { Counter, Gauge, Registry, exponentialBuckets } from 'prom-client';
 import type { AppStats, RunResult } from '../runtime/types.js';
 import { FastHistogram, type Series } from './histogram.js';
 
-export type RequestSource = 'data' | 'http';
+/** nats: requests this node ran for the cluster (src/cluster/invoke-server.ts). */
+export type RequestSource = 'data' | 'http' | 'nats';
 
 export interface AppMetrics {
   ok(result: RunResult, source: RequestSource): void;
@@ -24,6 +25,7 @@ export interface AppMetrics {
 class AppCounters implements AppMetrics {
   data = 0;
   http = 0;
+  nats = 0;
   truncatedCount = 0;
   readonly errors = new Map<string, number>();
 
@@ -33,8 +35,7 @@ class AppCounters implements AppMetrics {
   constructor(private readonly latency: Series) {}
 
   ok(r: RunResult, source: RequestSource): void {
-    if (source === 'data') this.data++;
-    else this.http++;
+    this[source]++;
     this.latency.observe((r.queueNs + r.runNs) / 1e9);
     const ns = r.nodeNs;
     const n = Math.min(this.nodes.length, ns.length);
@@ -42,8 +43,7 @@ class AppCounters implements AppMetrics {
   }
 
   error(code: string, source: RequestSource): void {
-    if (source === 'data') this.data++;
-    else this.http++;
+    this[source]++;
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
   }
 
@@ -84,6 +84,7 @@ export class Metrics {
         for (const [app, c] of apps) {
           this.inc({ app, source: 'data' }, c.data);
           this.inc({ app, source: 'http' }, c.http);
+          if (c.nats) this.inc({ app, source: 'nats' }, c.nats);
         }
       },
     });

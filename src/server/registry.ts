@@ -8,6 +8,11 @@
  * (Store.linkVersion: its functions and libraries under their client names,
  * where the loader looks for DT_NEEDED libraries). Each version reserves its
  * share of the server-wide caps (reservations.ts) until it is closed.
+ *
+ * RegistryHooks are the seam a cluster (src/cluster/) plugs into: how a
+ * version is loaded, a commit step between load and swap (the shared
+ * registry's compare-and-set), and a notice after every change. Without hooks
+ * the registry is the single-machine one.
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +23,7 @@ import { AtaruError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { loadApp } from '../runtime/app.js';
 import { ByteBudget } from '../runtime/byte-budget.js';
+import type { AppHandle, LoadOptions } from '../runtime/types.js';
 import { DataPort } from './data-port.js';
 import { functionKey } from './functions.js';
 import type { AppVersion, LiveApp } from './live-app.js';
@@ -29,6 +35,28 @@ import { versionPath, type Store } from './store.js';
 export interface DeployedApp extends LiveApp {
   dataPort: DataPort;
   created: string;
+}
+
+/** Where a deploy or removal comes from: this server's own API, or the cluster's shared registry. */
+export type ChangeOrigin = 'local' | 'cluster';
+
+export interface DeployOptions {
+  /** Overrides conn_port (restore). */
+  port?: number;
+  origin?: ChangeOrigin;
+  /** Who asked, e.g. "http 127.0.0.1" (recorded by a cluster). */
+  by?: string;
+}
+
+export interface RegistryHooks {
+  /** Loads a version (default: a local pool of VMs, loadApp). */
+  load?(def: AppDefinition, opts: LoadOptions, origin: ChangeOrigin): Promise<AppHandle>;
+  /** After the load, before the swap; a throw undoes the deploy. */
+  commit?(def: AppDefinition, blobs: Record<string, string>, opts: DeployOptions): Promise<void>;
+  /** Before a removal; a throw keeps the app. */
+  removing?(name: string, origin: ChangeOrigin): Promise<void>;
+  /** After a version was swapped in (app) or the app removed (undefined). */
+  changed?(name: string, app: DeployedApp | undefined): void;
 }
 
 export interface RegistryDeps {
@@ -54,6 +82,8 @@ export class AppRegistry {
   private readonly ledger: ResourceLedger;
   /** Input bytes of the requests queued in every app (limits.maxQueuedBytes). */
   readonly queueBudget: ByteBudget;
+  /** Set once by a cluster before any deploy (src/cluster/). */
+  hooks: RegistryHooks = {};
 
   constructor(private readonly deps: RegistryDeps) {
     this.ledger = new ResourceLedger(deps.config.limits);
@@ -87,34 +117,52 @@ export class AppRegistry {
     return [...this.apps.values()];
   }
 
-  /** Deploys or atomically replaces `def.name`; `port` overrides conn_port (restore). */
-  deploy(def: AppDefinition, blobs: Record<string, string>, port?: number): Promise<DeployedApp> {
+  /** Deploys or atomically replaces `def.name`. */
+  deploy(def: AppDefinition, blobs: Record<string, string>, opts: DeployOptions = {}): Promise<DeployedApp> {
+    return this.serial(() => this.deployInside(def, blobs, opts));
+  }
+
+  /**
+   * deploy() for a caller already inside exclusive(). Callers store the blobs
+   * and call this in the same synchronous run, so no sweep falls between.
+   */
+  deployInside(def: AppDefinition, blobs: Record<string, string>, opts: DeployOptions = {}): Promise<DeployedApp> {
     // A copy: its identity is this deploy's entry in inUse.
     const own = { ...blobs };
     this.inUse.add(own);
-    const run = this.serial(() => this.deployNow(def, own, port ?? def.conn_port));
+    const run = this.deployNow(def, own, opts.port ?? def.conn_port, opts);
     run.catch(() => this.release(own));
     return run;
   }
 
-  remove(name: string): Promise<void> {
-    return this.serial(async () => {
-      const app = this.mustGet(name);
-      this.apps.delete(name);
-      this.deps.store.remove(name);
-      this.deps.metrics.removeApp(name);
-      await app.dataPort.close(true);
-      await app.current.handle.close();
-      this.released(app.current);
-      this.deps.log.info({ app: name }, 'app removed');
-    });
+  remove(name: string, origin: ChangeOrigin = 'local'): Promise<void> {
+    return this.serial(() => this.removeInside(name, origin));
+  }
+
+  /** remove() for a caller already inside exclusive(). */
+  async removeInside(name: string, origin: ChangeOrigin = 'local'): Promise<void> {
+    const app = this.mustGet(name);
+    await this.hooks.removing?.(name, origin);
+    this.apps.delete(name);
+    this.deps.store.remove(name);
+    this.deps.metrics.removeApp(name);
+    this.hooks.changed?.(name, undefined);
+    await app.dataPort.close(true);
+    await app.current.handle.close();
+    this.released(app.current);
+    this.deps.log.info({ app: name, origin }, 'app removed');
+  }
+
+  /** Runs fn with no deploy or removal alongside (a cluster's check-then-apply). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial(fn);
   }
 
   /** Brings back every stored app on its port; a failing one is logged and skipped. */
   async restore(): Promise<void> {
     for (const row of this.deps.store.list()) {
       try {
-        await this.deploy(row.definition, row.blobs, row.port);
+        await this.deploy(row.definition, row.blobs, { port: row.port });
       } catch (e) {
         this.deps.log.error({ app: row.name, port: row.port, err: (e as Error).message }, 'could not restore app');
       }
@@ -147,6 +195,11 @@ export class AppRegistry {
   /** A version is closed (or its deploy failed): delete the blobs nothing uses now. */
   private release(blobs: Record<string, string>): void {
     this.inUse.delete(blobs);
+    this.sweepUnused();
+  }
+
+  /** Deletes the blobs no stored app and no loaded version uses. */
+  sweepUnused(): void {
     if (this.closing) return; // the store closes right after the registry
     try {
       const deleted = this.deps.store.sweepBlobs([...this.inUse].flatMap((b) => Object.values(b)));
@@ -202,18 +255,18 @@ export class AppRegistry {
     return n;
   }
 
-  private async deployNow(def: AppDefinition, blobs: Record<string, string>, port: number): Promise<DeployedApp> {
+  private async deployNow(def: AppDefinition, blobs: Record<string, string>, port: number, opts: DeployOptions): Promise<DeployedApp> {
     const { store, metrics, log, config } = this.deps;
     this.checkLimits(def, port);
     const result = resultTarget(def, this.deps.resultAllow);
     const appLog = log.child({ app: def.name });
     const reservation = this.ledger.reserve(def.name, demandOf(def, this.imageBytes(blobs)));
     let folder: string | undefined;
-    let handle: Awaited<ReturnType<typeof loadApp>>;
+    let handle: AppHandle;
     try {
       folder = store.linkVersion(blobs);
       const dir = folder;
-      handle = await loadApp(def, {
+      const loadOpts: LoadOptions = {
         resolve: (ref) => {
           const key = functionKey(ref);
           if (!blobs[key]) throw new AtaruError('INTERNAL', `no stored binary for function ${key}`);
@@ -222,7 +275,8 @@ export class AppRegistry {
         onLog: (l) => appLog.info({ node: l.node, request: l.requestId }, l.message),
         queueBudget: this.queueBudget,
         maxOutputBytes: config.limits.maxOutputBytes,
-      });
+      };
+      handle = this.hooks.load ? await this.hooks.load(def, loadOpts, opts.origin ?? 'local') : await loadApp(def, loadOpts);
     } catch (e) {
       this.ledger.release(reservation);
       if (folder) store.unlinkVersion(folder);
@@ -254,6 +308,7 @@ export class AppRegistry {
           log: appLog,
         });
       }
+      await this.hooks.commit?.(def, blobs, opts);
       store.save({ name: def.name, definition: def, blobs, port: dataPort?.port ?? existing!.dataPort.port });
     } catch (e) {
       await dataPort?.close(false);
@@ -267,6 +322,7 @@ export class AppRegistry {
       app.dataPort = dataPort!;
       app.created = store.created(def.name) ?? app.created;
       this.apps.set(def.name, app);
+      this.hooks.changed?.(def.name, app);
       appLog.info({ port: app.dataPort.port, nodes: def.nodes.length, msgLen: def.msg_len }, 'app deployed');
       return app;
     }
@@ -275,6 +331,7 @@ export class AppRegistry {
     const oldPort = existing.dataPort;
     existing.current = version;
     if (dataPort) existing.dataPort = dataPort;
+    this.hooks.changed?.(def.name, existing);
     appLog.info({ port: existing.dataPort.port }, 'app replaced');
     void (async () => {
       // A moved port: its connections finish their in-flight requests and end.

@@ -14,7 +14,8 @@ import type { Summary } from '../../runtime/types.js';
 import { ApiClient, deployBodyFromFile, type AppDetail } from '../../client/api-client.js';
 import { percentile, runLoad } from '../../client/load.js';
 import { okStatus } from '../../server/reply-frame.js';
-import { readStdin } from '../args.js';
+import { collect, readStdin } from '../args.js';
+import { natsUrls } from './serve.js';
 
 interface CommonFlags {
   server: string;
@@ -91,7 +92,18 @@ export function registerClientCommands(program: Command): void {
     },
   );
 
-  common(program.command('ls').description('list deployed apps')).action(async (f: CommonFlags) => {
+  common(program.command('ls').description('list deployed apps').option('--cluster', 'the whole cluster: which node serves which app version')).action(async (f: CommonFlags & { cluster?: boolean }) => {
+    if (f.cluster) {
+      const v = await client(f).cluster();
+      const rows = v.apps.flatMap((a) =>
+        a.nodes.length
+          ? a.nodes.map((n) => `${a.name.padEnd(24)} ${String(a.version).padStart(7)}  ${n.node.padEnd(28)} ${String(n.version).padStart(7)}  ${(n.local ? String(n.instances) : 'forwards').padStart(9)}  ${a.deployer}`)
+          : [`${a.name.padEnd(24)} ${String(a.version).padStart(7)}  ${'(no node)'.padEnd(28)} ${''.padStart(7)}  ${''.padStart(9)}  ${a.deployer}`],
+      );
+      const head = `${'APP'.padEnd(24)} VERSION  ${'NODE'.padEnd(28)} SERVING  INSTANCES  DEPLOYED BY`;
+      print(f, v, [`cluster ${v.cluster}: ${v.nodes.length} node(s): ${v.nodes.map((n) => n.node).join(', ')}`, ...(rows.length ? [head, ...rows] : ['no apps deployed'])].join('\n'));
+      return;
+    }
     const apps = await client(f).list();
     const rows = apps.map((a) => `${a.name.padEnd(24)} ${String(a.port).padStart(5)}  ${String(a.msg_len).padStart(8)}  ${String(a.nodes).padStart(5)}  ${a.reply.padEnd(6)}  ${a.requests}`);
     print(f, apps, apps.length ? [`${'NAME'.padEnd(24)}  PORT   MSG_LEN  NODES  REPLY   REQUESTS`, ...rows].join('\n') : 'no apps deployed');
@@ -124,12 +136,24 @@ export function registerClientCommands(program: Command): void {
       .command('invoke <app>')
       .description('run the app once over HTTP: input from --file or stdin, output to stdout or --out')
       .option('--file <file>', 'input file (.png/.jpg are converted for 16,384-byte apps)')
-      .option('--out <file>', 'output file (.png: the output as a 128×128 gray picture)'),
-  ).action(async (name: string, f: CommonFlags & { file?: string; out?: string }) => {
-    const api = client(f);
+      .option('--out <file>', 'output file (.png: the output as a 128×128 gray picture)')
+      .addOption(new Option('--nats <url>', 'call the app straight through NATS instead of HTTP (repeatable)').env('ATARU_NATS').argParser(collect))
+      .option('--nats-creds <file>', 'NATS credentials file (.creds)')
+      .option('--cluster <name>', 'cluster name (with --nats)', 'ataru')
+      .option('--timeout <ms>', 'with --nats: how long to wait for a node (per attempt)', positiveInt, 10_000),
+  ).action(async (name: string, f: CommonFlags & { file?: string; out?: string; nats?: string[]; natsCreds?: string; cluster: string; timeout: number }) => {
     const needsInfo = (f.file && isImage(f.file)) || (f.out && extname(f.out).toLowerCase() === '.png');
-    const msgLen = needsInfo ? (await api.get(name)).msg_len : 0;
-    const output = await api.invoke(name, await readInput(f.file, msgLen));
+    let output: Buffer;
+    let msgLen = 0;
+    const servers = natsUrls(f.nats);
+    if (servers) {
+      const { invokeThroughNats } = await import('../../cluster/invoke-cli.js');
+      ({ output, msgLen } = await invokeThroughNats({ servers, credentials: f.natsCreds }, f.cluster, name, (len) => readInput(f.file, needsInfo ? len : 0), f.timeout));
+    } else {
+      const api = client(f);
+      msgLen = needsInfo ? (await api.get(name)).msg_len : 0;
+      output = await api.invoke(name, await readInput(f.file, msgLen));
+    }
     if (!f.out) {
       process.stdout.write(output);
       return;

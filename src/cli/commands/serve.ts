@@ -5,7 +5,7 @@
  * accepting, let in-flight requests finish, close the apps and exit 0.
  */
 import { Command, Option } from 'commander';
-import { DEFAULT_CONTROL_PORT, DEFAULT_HOST, DEFAULT_HTTP_PORT, loadConfig, type ServerConfigInput } from '../../config.js';
+import { DEFAULT_CONTROL_PORT, DEFAULT_HOST, DEFAULT_HTTP_PORT, FORWARD_MODES, loadConfig, type ServerConfigInput } from '../../config.js';
 import { startServer } from '../../server/index.js';
 import { collect } from '../args.js';
 
@@ -41,6 +41,19 @@ interface ServeFlags {
   maxVcpuThreads?: number;
   maxQueuedBytes?: number;
   maxOutput?: number;
+  nats?: string[];
+  natsCreds?: string;
+  cluster?: string;
+  nodeName?: string;
+  forward?: (typeof FORWARD_MODES)[number];
+  clusterTimeout?: number;
+  clusterServe: boolean;
+}
+
+/** --nats is repeatable and ATARU_NATS may hold several URLs, comma-separated. */
+export function natsUrls(values: string[] | undefined): string[] | undefined {
+  const urls = (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  return urls.length ? urls : undefined;
 }
 
 export function registerServe(program: Command): void {
@@ -72,7 +85,15 @@ export function registerServe(program: Command): void {
     .option('--max-vcpu-threads <n>', 'vCPU threads of all instances together', int)
     .option('--max-queued-bytes <bytes>', 'input bytes of all requests waiting for an instance', int)
     .option('--max-output <bytes>', 'total sink output of one request (OUTPUT_TOO_LARGE beyond)', int)
+    .addOption(new Option('--nats <url>', 'join a cluster through this NATS server (repeatable; several URLs of one NATS cluster)').env('ATARU_NATS').argParser(collect))
+    .option('--nats-creds <file>', 'NATS credentials file (.creds)')
+    .option('--cluster <name>', 'cluster name: nodes with the same name share apps (default ataru)')
+    .option('--node-name <name>', "this node's name in the cluster (default host:pid)")
+    .addOption(new Option('--forward <when>', 'send invocations to the cluster when the app has no local instances (absent, default), also when they are all busy (saturated), or never').choices(FORWARD_MODES))
+    .option('--cluster-timeout <ms>', 'how long a forwarded request waits for a node before it is retried or fails (default 10000)', int)
+    .option('--no-cluster-serve', 'run no app on this node: forward every invocation to the cluster')
     .action(async (f: ServeFlags) => {
+      const servers = natsUrls(f.nats);
       const flags: ServerConfigInput = {
         host: f.host,
         controlPort: f.control ? f.controlPort : null,
@@ -98,6 +119,14 @@ export function registerServe(program: Command): void {
           maxQueuedBytes: f.maxQueuedBytes,
           maxOutputBytes: f.maxOutput,
         },
+        nats: servers || f.natsCreds ? { servers: servers!, credentials: f.natsCreds } : undefined,
+        cluster: {
+          name: f.cluster,
+          node: f.nodeName,
+          forward: f.forward,
+          timeoutMs: f.clusterTimeout,
+          serve: f.clusterServe ? undefined : false,
+        },
       };
       const server = await startServer(loadConfig(f.config, flags));
       const { host, dataDir } = server.config;
@@ -105,6 +134,7 @@ export function registerServe(program: Command): void {
       if (server.controlPort !== undefined) out.write(`control port  ${host}:${server.controlPort}  (binary, template or JSON definitions)\n`);
       if (server.httpPort !== undefined) out.write(`HTTP API      http://${host}:${server.httpPort}  (OpenAPI: /openapi.json)\n`);
       out.write(`data dir      ${dataDir}\n`);
+      if (server.cluster) out.write(`cluster       ${server.cluster.cluster} as node ${server.cluster.node} (NATS ${server.config.nats!.servers.join(', ')})\n`);
       for (const a of server.registry.list()) out.write(`app           ${a.name} on port ${a.dataPort.port}\n`);
 
       let stopping = false;
