@@ -7,13 +7,8 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_CONTROL_PORT, DEFAULT_HOST, DEFAULT_HTTP_PORT, loadConfig, type ServerConfigInput } from '../../config.js';
 import { startServer } from '../../server/index.js';
-import { collect } from '../args.js';
+import { collect, int } from '../args.js';
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`not an integer: ${v}`);
-  return n;
-};
 
 interface ServeFlags {
   config?: string;
