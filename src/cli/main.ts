@@ -15,6 +15,7 @@ import { registerServe } from './commands/serve.js';
 import { registerClientCommands } from './commands/client.js';
 import { registerNew } from './commands/new.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerLogs } from './commands/logs.js';
 import { errorJson, wantsJson } from './output.js';
 
 function packageVersion(): string {
@@ -39,6 +40,7 @@ export function makeProgram(argv: string[] = []): Command {
   registerClientCommands(program); // deploy, invoke, send, ls, rm, inspect, stats
   registerNew(program);
   registerDoctor(program);
+  registerLogs(program);
   return program;
 }
 

@@ -132,7 +132,9 @@ class DataConnection {
         this.complete(slot, r, undefined);
       },
       (e: unknown) => {
-        version.metrics.error(asAtaruError(e).code, 'data');
+        const err = asAtaruError(e);
+        version.metrics.error(err.code, 'data');
+        this.app.logs?.push({ kind: 'error', source: 'data', code: err.code, node: err.location?.node, function: err.location?.functionName, message: err.message });
         if (!slot) this.opts.log.debug({ app: this.app.name, request: index, err: asAtaruError(e).describe() }, 'request failed');
         this.complete(slot, undefined, e);
       },

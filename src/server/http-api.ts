@@ -28,6 +28,7 @@ import { storeFromUploads } from './functions.js';
 import type { Metrics } from './metrics.js';
 import type { AppRegistry, DeployedApp } from './registry.js';
 import { asAtaruError } from './reply-frame.js';
+import { registerLogsRoute } from './logs-route.js';
 import type { Store } from './store.js';
 
 export interface HttpApiDeps {
@@ -250,11 +251,15 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
           .header('x-ataru-sink-lengths', r.sinkLengths.join(','));
         return r.output;
       } catch (e) {
-        v.metrics.error(asAtaruError(e).code, 'http');
+        const err = asAtaruError(e);
+        v.metrics.error(err.code, 'http');
+        a.logs.push({ kind: 'error', source: 'http', code: err.code, node: err.location?.node, function: err.location?.functionName, message: err.message });
         throw e;
       }
     },
   );
+
+  registerLogsRoute(app, registry);
 
   app.delete<{ Params: { name: string } }>(
     '/apps/:name',

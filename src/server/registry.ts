@@ -15,11 +15,13 @@ import { loadApp } from '../runtime/app.js';
 import { DataPort } from './data-port.js';
 import { functionKey } from './functions.js';
 import type { AppVersion, LiveApp } from './live-app.js';
+import { LogRing } from './log-ring.js';
 import type { Metrics } from './metrics.js';
 import { resultTarget } from './result-target.js';
 import type { Store } from './store.js';
 
 export interface DeployedApp extends LiveApp {
+  readonly logs: LogRing;
   dataPort: DataPort;
   created: string;
 }
@@ -77,6 +79,8 @@ export class AppRegistry {
       const app = this.mustGet(name);
       this.apps.delete(name);
       this.deps.store.remove(name);
+      app.logs.push({ kind: 'event', message: 'app removed' });
+      app.logs.close();
       await app.dataPort.close(true);
       await app.current.handle.close();
       this.release(app.current.blobs);
@@ -101,6 +105,7 @@ export class AppRegistry {
       this.closing = true;
       const apps = this.list();
       this.apps.clear();
+      for (const a of apps) a.logs.close();
       await Promise.all(apps.map((a) => a.dataPort.close(true)));
       await Promise.all(apps.map((a) => a.current.handle.close()));
     });
@@ -160,13 +165,19 @@ export class AppRegistry {
     this.checkLimits(def, port);
     const result = resultTarget(def, this.deps.resultAllow);
     const appLog = log.child({ app: def.name });
+    const existingBefore = this.apps.get(def.name);
+    // One ring per app name, kept across versions: a redeploy's log follows the old one's.
+    const logs = existingBefore?.logs ?? new LogRing();
     const handle = await loadApp(def, {
       resolve: (ref) => {
         const sha = blobs[functionKey(ref)];
         if (!sha) throw new AtaruError('INTERNAL', `no stored binary for function ${functionKey(ref)}`);
         return store.blobPath(sha);
       },
-      onLog: (l) => appLog.info({ node: l.node, request: l.requestId }, l.message),
+      onLog: (l) => {
+        appLog.info({ node: l.node, request: l.requestId }, l.message);
+        logs.push({ kind: 'log', node: l.node >= 0 ? l.node : undefined, request: l.requestId, message: l.message });
+      },
     });
     const version: AppVersion = { def, handle, blobs, result, metrics: metrics.forApp(def.name, def.nodes.length) };
     metrics.coldStart(def.name, handle.stats().coldStartUs);
@@ -174,7 +185,7 @@ export class AppRegistry {
     const existing = this.apps.get(def.name);
     const samePort = existing && (port === 0 || port === existing.dataPort.port);
     let dataPort: DataPort | undefined;
-    const app: DeployedApp = existing ?? ({ name: def.name, current: version, created: new Date().toISOString() } as DeployedApp);
+    const app: DeployedApp = existing ?? ({ name: def.name, current: version, created: new Date().toISOString(), logs } as DeployedApp);
     try {
       if (!samePort) {
         dataPort = await DataPort.open(app, config.host, port, {
@@ -196,6 +207,7 @@ export class AppRegistry {
       app.created = store.created(def.name) ?? app.created;
       this.apps.set(def.name, app);
       appLog.info({ port: app.dataPort.port, nodes: def.nodes.length, msgLen: def.msg_len }, 'app deployed');
+      logs.push({ kind: 'event', message: `app deployed on data port ${app.dataPort.port}` });
       return app;
     }
     // The swap: from here every new request runs on the new version.
@@ -204,6 +216,7 @@ export class AppRegistry {
     existing.current = version;
     if (dataPort) existing.dataPort = dataPort;
     appLog.info({ port: existing.dataPort.port }, 'app replaced');
+    logs.push({ kind: 'event', message: `app replaced (data port ${existing.dataPort.port}); requests in flight finish on the old version` });
     void (async () => {
       // A moved port: its connections finish their in-flight requests and end.
       if (dataPort) await oldPort.close(true);

@@ -1,45 +1,25 @@
 /**
  * Client verbs, all over the HTTP API (--server, default
  * http://127.0.0.1:9990; --token or ATARU_TOKEN): deploy, ls, inspect, rm,
- * invoke, send (straight to the app's data port), stats. Human output by
+ * invoke, send (straight to the app's data port), stats. Shared flags: ../server-flags.ts. Human output by
  * default, --json for scripts; errors exit non-zero (main.ts).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { functionLabel } from '../../app/describe.js';
-import { DEFAULT_HOST, DEFAULT_HTTP_PORT } from '../../config.js';
 import { AtaruError } from '../../errors.js';
 import type { Summary } from '../../runtime/types.js';
-import { ApiClient, deployBodyFromFile, type AppDetail } from '../../client/api-client.js';
+import { deployBodyFromFile, type AppDetail } from '../../client/api-client.js';
 import { percentile, runLoad } from '../../client/load.js';
 import { okStatus } from '../../server/reply-frame.js';
 import { readStdin } from '../args.js';
-
-interface CommonFlags {
-  server: string;
-  token?: string;
-  json?: boolean;
-}
+import { print } from '../output.js';
+import { client, common, type CommonFlags } from '../server-flags.js';
 
 /** image.ts's GRAY_SIDE²: the apps that take a picture. Not imported from
  * there: image.ts (pngjs, jpeg-js) loads only when a picture is involved. */
 const IMAGE_MSG_LEN = 128 * 128;
-
-function common(cmd: Command): Command {
-  return cmd
-    .option('--server <url>', 'server HTTP API', `http://${DEFAULT_HOST}:${DEFAULT_HTTP_PORT}`)
-    .addOption(new Option('--token <token>', 'bearer token').env('ATARU_TOKEN'))
-    .option('--json', 'machine-readable output');
-}
-
-function client(f: CommonFlags): ApiClient {
-  return new ApiClient(f.server, f.token);
-}
-
-function print(f: CommonFlags, json: unknown, human: string): void {
-  process.stdout.write(f.json ? JSON.stringify(json, null, 2) + '\n' : human.endsWith('\n') ? human : human + '\n');
-}
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -166,7 +146,7 @@ export function registerClientCommands(program: Command): void {
     bar?.start(f.count, 0);
     let done = 0;
     const r = await runLoad({
-      host: new URL(f.server).hostname,
+      host: new URL(api.baseUrl).hostname,
       port: app.port,
       input,
       count: f.count,
