@@ -16,6 +16,7 @@ import { registerClientCommands } from './commands/client.js';
 import { registerNew } from './commands/new.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerLogs } from './commands/logs.js';
+import { registerUp } from './commands/up.js';
 import { errorJson, wantsJson } from './output.js';
 
 function packageVersion(): string {
@@ -41,6 +42,7 @@ export function makeProgram(argv: string[] = []): Command {
   registerNew(program);
   registerDoctor(program);
   registerLogs(program);
+  registerUp(program);
   return program;
 }
 

@@ -4,8 +4,8 @@
  * validates the result with the loader's own checks when the addon is built.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, resolve, join } from 'node:path';
 import { promisify } from 'node:util';
 import { AtaruError } from '../errors.js';
 import { packageRoot } from '../runtime/paths.js';
@@ -62,6 +62,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const output = makeSafe(resolve(cwd, opts.output), 'output');
   const includes = (opts.includes ?? []).map((d) => makeSafe(resolve(cwd, d), 'include'));
   const link = (opts.link ?? []).map((l) => makeSafe(resolve(cwd, l), 'library'));
+  mkdirSync(dirname(output), { recursive: true });
   const args = [
     '-s',
     '--no-print-directory',
