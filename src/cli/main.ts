@@ -17,6 +17,7 @@ import { registerNew } from './commands/new.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerLogs } from './commands/logs.js';
 import { registerUp } from './commands/up.js';
+import { registerCompletion } from './commands/completion.js';
 import { errorJson, wantsJson } from './output.js';
 
 function packageVersion(): string {
@@ -43,6 +44,7 @@ export function makeProgram(argv: string[] = []): Command {
   registerDoctor(program);
   registerLogs(program);
   registerUp(program);
+  registerCompletion(program); // last: it lists the verbs above
   return program;
 }
 

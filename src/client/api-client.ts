@@ -28,6 +28,8 @@ export interface AppDetail extends AppSummary {
   edges: { from: number; to: number; from_id: string; to_id: string }[];
   instances: AppStats['instances'];
   stats: AppStats;
+  /** p50/p99 over the latest successful requests (absent from older servers). */
+  latency?: { requests: number; p50Us: number | null; p99Us: number | null };
 }
 
 export interface DeployBody {

@@ -169,6 +169,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
               edges: { type: 'array', items: { type: 'object', properties: { from: { type: 'integer' }, to: { type: 'integer' }, from_id: { type: 'string' }, to_id: { type: 'string' } } } },
               instances: anyObject,
               stats: anyObject,
+              latency: { type: 'object', description: 'p50/p99 (µs, queue + run) over the latest successful requests', properties: { requests: { type: 'integer' }, p50Us: { type: ['number', 'null'] }, p99Us: { type: ['number', 'null'] } } },
             },
           },
           404: errorSchema,
@@ -185,6 +186,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
         edges: d.edges.map((e) => ({ from: e.from, to: e.to, from_id: d.nodes[e.from]?.id ?? '', to_id: d.nodes[e.to]?.id ?? '' })),
         instances: stats.instances,
         stats,
+        latency: metrics.recentLatency(a.name),
       };
     },
   );

@@ -47,6 +47,17 @@ async function readInput(file: string | undefined, msgLen: number): Promise<Buff
   return bytes;
 }
 
+/** Not text a terminal shows as it is: invalid UTF-8, or control bytes other than tab and newlines. */
+export function isBinary(b: Buffer): boolean {
+  for (const c of b) if (c < 0x20 && c !== 9 && c !== 10 && c !== 13) return true;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(b);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 function fmtSummary(s: Summary): string {
   return s.count ? `n=${s.count} min ${s.min.toFixed(1)} mean ${s.mean.toFixed(1)} max ${s.max.toFixed(1)} std ${s.std.toFixed(1)} µs` : 'n=0';
 }
@@ -82,21 +93,73 @@ export function registerClientCommands(program: Command): void {
     print(f, a, describeApp(a));
   });
 
-  common(program.command('rm <app>').description('remove an app (in-flight requests finish)')).action(async (name: string, f: CommonFlags) => {
-    await client(f).remove(name);
-    print(f, { removed: name }, `removed ${name}`);
+  common(program.command('rm <apps...>').description('remove apps (in-flight requests finish)')).action(async (names: string[], f: CommonFlags) => {
+    const api = client(f);
+    // Each app on its own: one missing name does not keep the others.
+    const removed: string[] = [];
+    const failed: AtaruError[] = [];
+    for (const name of names) {
+      try {
+        await api.remove(name);
+        removed.push(name);
+        if (!f.json) process.stdout.write(`removed ${name}\n`);
+      } catch (e) {
+        failed.push(e instanceof AtaruError ? e : new AtaruError('INTERNAL', String(e)));
+      }
+    }
+    if (failed.length) throw new AtaruError(failed[0]!.code, failed.map((e) => e.message).join('; '), undefined, []);
+    if (f.json) print(f, { removed }, '');
   });
 
-  common(program.command('stats <app>').description("an app's statistics (µs)")).action(async (name: string, f: CommonFlags) => {
-    const { stats: s } = await client(f).get(name);
-    const human = [
-      `${s.name}: ${s.requests} requests, errors ${JSON.stringify(s.errors)}, cold start ${s.coldStartUs.toFixed(0)} µs`,
-      `dag   ${fmtSummary(s.dag)}`,
-      `run   ${fmtSummary(s.run)}`,
-      ...s.nodes.map((n, i) => `node ${i} ${fmtSummary(n)}`),
-      `instances ${s.instances.total} (busy ${s.instances.busy}, queued ${s.instances.queued})`,
-    ].join('\n');
-    print(f, s, human);
+  common(
+    program
+      .command('stats <app>')
+      .description("an app's statistics (µs): p50/p99 over its latest requests, per-node and whole-DAG summaries")
+      .option('-w, --watch [seconds]', 'print again every so many seconds (default 2) until Ctrl-C'),
+  ).action(async (name: string, f: CommonFlags & { watch?: boolean | string }) => {
+    const api = client(f);
+    const once = async () => {
+      const a = await api.get(name);
+      const s = a.stats;
+      const l = a.latency;
+      const pct = l && l.requests ? `p50 ${l.p50Us!.toFixed(1)} µs, p99 ${l.p99Us!.toFixed(1)} µs over the latest ${l.requests} requests` : 'p50/p99: no successful requests yet';
+      const human = [
+        `${s.name}: ${s.requests} requests, errors ${JSON.stringify(s.errors)}, cold start ${s.coldStartUs.toFixed(0)} µs`,
+        `latency ${pct}`,
+        `dag   ${fmtSummary(s.dag)}`,
+        `run   ${fmtSummary(s.run)}`,
+        ...s.nodes.map((n, i) => `node ${i} ${fmtSummary(n)}`),
+        `instances ${s.instances.total} (busy ${s.instances.busy}, queued ${s.instances.queued})`,
+      ].join('\n');
+      return { json: { ...s, latency: l }, human };
+    };
+    if (f.watch === undefined) {
+      const r = await once();
+      print(f, r.json, r.human);
+      return;
+    }
+    const seconds = f.watch === true ? 2 : Number(f.watch);
+    if (!(seconds > 0)) throw new AtaruError('BAD_REQUEST', `--watch: expected seconds > 0, got "${String(f.watch)}"`);
+    let stop = false;
+    let wake: () => void = () => {};
+    const onSig = () => {
+      stop = true;
+      wake();
+    };
+    process.once('SIGINT', onSig);
+    try {
+      while (!stop) {
+        const r = await once();
+        if (f.json) process.stdout.write(`${JSON.stringify(r.json)}\n`); // one line per sample (NDJSON)
+        else process.stdout.write(`${process.stdout.isTTY ? '\x1b[2J\x1b[H' : '\n'}${new Date().toISOString()}\n${r.human}\n`);
+        await new Promise<void>((res) => {
+          wake = res;
+          setTimeout(res, seconds * 1000);
+        });
+      }
+    } finally {
+      process.off('SIGINT', onSig);
+    }
   });
 
   common(
@@ -106,12 +169,19 @@ export function registerClientCommands(program: Command): void {
       .option('--file <file>', 'input file (.png/.jpg are converted for 16,384-byte apps)')
       .option('--out <file>', 'output file (.png: the output as a 128×128 gray picture)'),
   ).action(async (name: string, f: CommonFlags & { file?: string; out?: string }) => {
+    if (f.file === undefined && process.stdin.isTTY) {
+      throw new AtaruError('BAD_REQUEST', `invoke ${name}: no input: give --file FILE or pipe it in (ataru invoke ${name} < in.bin); stdin is a terminal`);
+    }
     const api = client(f);
     const needsInfo = (f.file && isImage(f.file)) || (f.out && extname(f.out).toLowerCase() === '.png');
     const msgLen = needsInfo ? (await api.get(name)).msg_len : 0;
     const output = await api.invoke(name, await readInput(f.file, msgLen));
     if (!f.out) {
-      process.stdout.write(output);
+      if (process.stdout.isTTY && isBinary(output)) {
+        throw new AtaruError('BAD_REQUEST', `invoke ${name}: the ${output.length}-byte output is binary and stdout is a terminal: give --out FILE, or pipe it (| xxd)`);
+      }
+      if (f.json) print(f, { bytes: output.length, base64: output.toString('base64') }, '');
+      else process.stdout.write(output);
       return;
     }
     const asPicture = extname(f.out).toLowerCase() === '.png' && msgLen === IMAGE_MSG_LEN;

@@ -87,9 +87,14 @@ export function registerNew(program: Command): void {
     .command('new <name>')
     .description('scaffold a function: C source, Makefile, one-node app template, test script')
     .option('--dir <folder>', 'folder to create (default: ./<name>)')
-    .action((name: string, flags: { dir?: string }) => {
+    .option('--json', 'print {dir, files}; errors as {code, message}')
+    .action((name: string, flags: { dir?: string; json?: boolean }) => {
       const dir = resolve(flags.dir ?? name);
       const files = scaffold(name, dir);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ dir, files })}\n`);
+        return;
+      }
       process.stdout.write(
         `created ${dir}\n${files.map((f) => `  ${f}\n`).join('')}` +
           `next: cd ${dir} && make && ./test.sh\n`,

@@ -11,6 +11,7 @@ import { collect, int } from '../args.js';
 
 
 interface ServeFlags {
+  json?: boolean;
   config?: string;
   host?: string;
   controlPort?: number;
@@ -49,6 +50,7 @@ export function registerServe(program: Command): void {
     .option('--max-apps <n>', 'most apps deployed at once', int)
     .option('--max-connections <n>', 'most data connections per app', int)
     .option('--max-in-flight <n>', 'requests in flight per data connection', int)
+    .option('--json', 'print where it listens as one JSON line; errors as {code, message}')
     .action(async (f: ServeFlags) => {
       const flags: ServerConfigInput = {
         host: f.host,
@@ -70,10 +72,14 @@ export function registerServe(program: Command): void {
       const server = await startServer(loadConfig(f.config, flags));
       const { host, dataDir } = server.config;
       const out = process.stdout;
-      if (server.controlPort !== undefined) out.write(`control port  ${host}:${server.controlPort}  (binary, template or JSON definitions)\n`);
-      if (server.httpPort !== undefined) out.write(`HTTP API      http://${host}:${server.httpPort}  (OpenAPI: /openapi.json)\n`);
-      out.write(`data dir      ${dataDir}\n`);
-      for (const a of server.registry.list()) out.write(`app           ${a.name} on port ${a.dataPort.port}\n`);
+      if (f.json) {
+        out.write(`${JSON.stringify({ host, controlPort: server.controlPort ?? null, httpPort: server.httpPort ?? null, dataDir, apps: server.registry.list().map((a) => ({ name: a.name, port: a.dataPort.port })) })}\n`);
+      } else {
+        if (server.controlPort !== undefined) out.write(`control port  ${host}:${server.controlPort}  (binary, template or JSON definitions)\n`);
+        if (server.httpPort !== undefined) out.write(`HTTP API      http://${host}:${server.httpPort}  (OpenAPI: /openapi.json)\n`);
+        out.write(`data dir      ${dataDir}\n`);
+        for (const a of server.registry.list()) out.write(`app           ${a.name} on port ${a.dataPort.port}\n`);
+      }
 
       let stopping = false;
       const stop = (sig: string) => {
