@@ -16,6 +16,12 @@ import { functionRefs } from '../server/functions.js';
 
 const run = promisify(execFile);
 
+/** This very ataru as a shell command, so a Makefile made by `ataru new` (ATARU ?= ataru) builds with its SDK. */
+function selfCommand(): string {
+  const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  return [process.execPath, ...process.execArgv, process.argv[1] ?? ''].map(q).join(' ');
+}
+
 export interface FolderBuild {
   /** "make -C dir", or the `ataru build` lines run. */
   steps: string[];
@@ -33,7 +39,7 @@ export async function buildFolder(file: string): Promise<FolderBuild> {
   const dir = dirname(file);
   if (existsSync(join(dir, 'Makefile')) || existsSync(join(dir, 'makefile'))) {
     try {
-      await run('make', ['-C', dir, '--no-print-directory'], { maxBuffer: 16 << 20 });
+      await run('make', ['-C', dir, '--no-print-directory'], { maxBuffer: 16 << 20, env: { ...process.env, ATARU: process.env.ATARU ?? selfCommand() } });
     } catch (e) {
       const err = e as { stdout?: string; stderr?: string; message: string };
       const text = [err.stdout, err.stderr].filter(Boolean).join('').trim() || err.message;
