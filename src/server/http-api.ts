@@ -134,6 +134,11 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     reply.code(500).send(asAtaruError(err).toJSON());
   });
 
+  // Unknown routes answer in the same {code, message} shape as every other error.
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(new AtaruError('NOT_FOUND', `${req.method} ${req.url}: no such route (the API is described at /openapi.json)`).toJSON());
+  });
+
   app.get('/healthz', { schema: { summary: 'Liveness, and whether KVM is usable here', response: { 200: { type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' }, kvm: { type: 'object', properties: { usable: { type: 'boolean' }, code: { type: 'string' }, message: { type: 'string' } } } } } } } }, async () => {
     const kvm = kvmStatus();
     return {

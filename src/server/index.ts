@@ -15,6 +15,9 @@ import { AppRegistry, type DeployedApp } from './registry.js';
 import { makeAllowList } from './result-target.js';
 import { Store } from './store.js';
 import { kvmStatus } from '../runtime/kvm.js';
+import { AtaruError } from '../errors.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { mkdirSync } from 'node:fs';
 
 export interface RunningServer {
   readonly config: ServerConfig;
@@ -31,7 +34,15 @@ export interface RunningServer {
 export async function startServer(input: ServerConfigInput | ServerConfig = {}): Promise<RunningServer> {
   const config = makeConfig(input);
   const log = rootLog.child({ component: 'server' });
-  const store = new Store(config.dataDir);
+  mkdirSync(config.dataDir, { recursive: true });
+  const unlock = lockDataDir(config.dataDir);
+  let store: Store;
+  try {
+    store = new Store(config.dataDir);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
   let control: ControlPort | undefined;
   let http: FastifyInstance | undefined;
   const ports = { control: undefined as number | undefined, http: undefined as number | undefined };
@@ -56,7 +67,14 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
     }
     if (config.httpPort !== null) {
       http = await buildHttpApi({ config, registry, store, metrics, log });
-      await http.listen({ host: config.host, port: config.httpPort });
+      await http.listen({ host: config.host, port: config.httpPort }).catch((e: NodeJS.ErrnoException) => {
+        throw new AtaruError(
+          'CONFLICT',
+          e.code === 'EADDRINUSE'
+            ? `cannot listen on the HTTP API port ${config.host}:${config.httpPort}: it is in use (EADDRINUSE) — another ataru serve? choose one with --http-port, or --no-http`
+            : `cannot listen on the HTTP API port ${config.host}:${config.httpPort}: ${e.message}`,
+        );
+      });
       ports.http = (http.server.address() as { port: number }).port;
     }
     await registry.restore();
@@ -65,6 +83,7 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
     await http?.close();
     await registry.close();
     store.close();
+    unlock();
     throw e;
   }
   log.info({ host: config.host, controlPort: ports.control, httpPort: ports.http, dataDir: config.dataDir, apps: registry.list().length }, 'listening');
@@ -84,6 +103,7 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
       closing ??= (async () => {
         await Promise.all([control?.close(), http?.close(), registry.close()]);
         store.close();
+        unlock();
         log.info('stopped');
       })();
       return closing;
