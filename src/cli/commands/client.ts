@@ -177,11 +177,14 @@ export function registerClientCommands(program: Command): void {
     const msgLen = needsInfo ? (await api.get(name)).msg_len : 0;
     const output = await api.invoke(name, await readInput(f.file, msgLen));
     if (!f.out) {
+      if (f.json) {
+        print(f, { bytes: output.length, base64: output.toString('base64') }, '');
+        return;
+      }
       if (process.stdout.isTTY && isBinary(output)) {
         throw new AtaruError('BAD_REQUEST', `invoke ${name}: the ${output.length}-byte output is binary and stdout is a terminal: give --out FILE, or pipe it (| xxd)`);
       }
-      if (f.json) print(f, { bytes: output.length, base64: output.toString('base64') }, '');
-      else process.stdout.write(output);
+      process.stdout.write(output);
       return;
     }
     const asPicture = extname(f.out).toLowerCase() === '.png' && msgLen === IMAGE_MSG_LEN;
