@@ -17,7 +17,8 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { LIMITS } from '../app/model.js';
 import type { ServerConfig } from '../config.js';
 import { AtaruError, httpStatusOf } from '../errors.js';
@@ -40,6 +41,7 @@ export interface HttpApiDeps {
 }
 
 const errorSchema = {
+  description: 'an error: a stable code, what is wrong, and where',
   type: 'object',
   properties: {
     code: { type: 'string' },
@@ -96,7 +98,8 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 
 export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> {
   const { config, registry, store, metrics, log } = deps;
-  const app = Fastify({ logger: false, bodyLimit: config.limits.maxHttpBodyBytes });
+  // Access and error logs go through the one pino logger (src/log.ts).
+  const app = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: config.limits.maxHttpBodyBytes });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -106,10 +109,14 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     },
   });
 
+  // Swagger UI over the same OpenAPI document. It shows the API's shape only
+  // (no data), so it is open like /healthz: a browser cannot send the token.
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.addHook('onRequest', async (req, reply) => {
-    if (!config.token || req.url === '/healthz') return;
+    if (!config.token || req.url === '/healthz' || req.url === '/docs' || req.url.startsWith('/docs/')) return;
     if (!tokenMatches(req.headers.authorization, config.token)) {
       const e = new AtaruError('FORBIDDEN', `${req.method} ${req.url}: missing or wrong bearer token (Authorization: Bearer <token>)`);
       reply.code(401).send(e.toJSON());
@@ -139,7 +146,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     reply.code(404).send(new AtaruError('NOT_FOUND', `${req.method} ${req.url}: no such route (the API is described at /openapi.json)`).toJSON());
   });
 
-  app.get('/healthz', { schema: { summary: 'Liveness, and whether KVM is usable here', response: { 200: { type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' }, kvm: { type: 'object', properties: { usable: { type: 'boolean' }, code: { type: 'string' }, message: { type: 'string' } } } } } } } }, async () => {
+  app.get('/healthz', { schema: { summary: 'Liveness, and whether KVM is usable here', operationId: 'health', response: { 200: { description: 'the server is up; kvm says whether apps can run', type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' }, kvm: { type: 'object', properties: { usable: { type: 'boolean' }, code: { type: 'string' }, message: { type: 'string' } } } } } } } }, async () => {
     const kvm = kvmStatus();
     return {
       status: 'ok',
@@ -150,12 +157,12 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', produces: ['text/plain'], response: { 200: { type: 'string' } } } }, async (_req, reply) => {
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', operationId: 'metrics', produces: ['text/plain'], response: { 200: { description: 'Prometheus text exposition format', type: 'string' } } } }, async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
 
-  app.get('/apps', { schema: { summary: 'List deployed apps', response: { 200: { type: 'array', items: appSummarySchema } } } }, async () =>
+  app.get('/apps', { schema: { summary: 'List deployed apps', operationId: 'listApps', response: { 200: { description: 'every deployed app', type: 'array', items: appSummarySchema } } } }, async () =>
     registry.list().map(summary),
   );
 
@@ -164,9 +171,11 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     {
       schema: {
         summary: 'One app: definition, decoded DAG edges, instances, statistics',
+        operationId: 'getApp',
         params: nameParams,
         response: {
           200: {
+            description: 'the app',
             type: 'object',
             properties: {
               ...appSummarySchema.properties,
@@ -201,6 +210,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     {
       schema: {
         summary: 'Deploy (or atomically replace) an app with its function binaries',
+        operationId: 'deployApp',
         body: {
           type: 'object',
           properties: {
@@ -212,7 +222,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
           additionalProperties: false,
         },
         response: {
-          201: { type: 'object', properties: { name: { type: 'string' }, port: { type: 'integer' }, replaced: { type: 'boolean' } } },
+          201: { description: 'deployed (or replaced): its data port', type: 'object', properties: { name: { type: 'string' }, port: { type: 'integer' }, replaced: { type: 'boolean' } } },
           400: errorSchema,
           403: errorSchema,
           409: errorSchema,
@@ -237,10 +247,11 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     {
       schema: {
         summary: 'Run the DAG once: raw input in (application/octet-stream), raw output out',
+        operationId: 'invokeApp',
         params: nameParams,
         consumes: ['application/octet-stream'],
         produces: ['application/octet-stream'],
-        response: { 400: errorSchema, 404: errorSchema, 422: errorSchema, 429: errorSchema, 504: errorSchema },
+        response: { 200: { description: 'the output bytes (sink outputs in node order)', type: 'string', format: 'binary' }, 400: errorSchema, 404: errorSchema, 422: errorSchema, 429: errorSchema, 503: errorSchema, 504: errorSchema },
       },
     },
     async (req, reply) => {
@@ -270,7 +281,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
 
   app.delete<{ Params: { name: string } }>(
     '/apps/:name',
-    { schema: { summary: 'Remove an app (in-flight requests finish)', params: nameParams, response: { 200: { type: 'object', properties: { removed: { type: 'string' } } }, 404: errorSchema } } },
+    { schema: { summary: 'Remove an app (in-flight requests finish)', operationId: 'removeApp', params: nameParams, response: { 200: { description: 'removed', type: 'object', properties: { removed: { type: 'string' } } }, 404: errorSchema } } },
     async (req) => {
       await registry.remove(req.params.name);
       return { removed: req.params.name };

@@ -68,3 +68,28 @@ test('config: an unknown key gets "did you mean"; serve names the flag with a ba
   assert.equal(r.code, 1);
   assert.match(r.stderr, /option '--http-port <port>' argument 'ninety' is invalid/);
 });
+
+test('Swagger UI at /docs (open without the token); OpenAPI with an operationId and described responses on every route', async () => {
+  await withTempDir('ataru-op-', async (dataDir) => {
+    const s = await startServer({ ...quiet, dataDir, token: 'op-token' });
+    try {
+      const base = `http://127.0.0.1:${s.httpPort}`;
+      const ui = await fetch(`${base}/docs/`, { redirect: 'follow' });
+      assert.equal(ui.status, 200);
+      assert.match(await ui.text(), /swagger-ui/i);
+      assert.equal((await fetch(`${base}/apps`)).status, 401, 'the API itself still needs the token');
+      const doc = (await (await fetch(`${base}/openapi.json`, { headers: { authorization: 'Bearer op-token' } })).json()) as {
+        paths: Record<string, Record<string, { operationId?: string; responses?: Record<string, { description?: string }> }>>;
+      };
+      const ops = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([m, op]) => ({ where: `${m.toUpperCase()} ${path}`, op })));
+      assert.ok(ops.length >= 8, JSON.stringify(Object.keys(doc.paths)));
+      for (const { where, op } of ops) {
+        assert.ok(op.operationId, `${where} has no operationId`);
+        for (const [status, r] of Object.entries(op.responses ?? {})) assert.ok(r.description && r.description !== 'Default Response', `${where} ${status} has no description`);
+      }
+      assert.equal(new Set(ops.map((o) => o.op.operationId)).size, ops.length, 'operationIds are unique');
+    } finally {
+      await s.close();
+    }
+  });
+});
