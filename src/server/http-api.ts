@@ -99,7 +99,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> {
   const { config, registry, store, metrics, log } = deps;
   // Access and error logs go through the one pino logger (src/log.ts).
-  const app = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: config.limits.maxHttpBodyBytes });
+  const app = Fastify({ loggerInstance: log.child({ listener: 'http' }) as FastifyBaseLogger, bodyLimit: config.limits.maxHttpBodyBytes });
 
   await app.register(fastifySwagger, {
     openapi: {

@@ -17,6 +17,7 @@ import { buildFolder, definitionOutputs } from '../../dev/build-folder.js';
 import { AtaruError } from '../../errors.js';
 import { startServer, type RunningServer } from '../../server/index.js';
 import { errorJson } from '../output.js';
+import { log as rootLog } from '../../log.js';
 import { client, common, type CommonFlags } from '../server-flags.js';
 import { printLogs } from './logs.js';
 
@@ -68,6 +69,8 @@ export function registerUp(program: Command): void {
       if (!isLoopbackHost(url.hostname)) {
         throw new AtaruError('CLOSED', `no ataru server answers at ${api.baseUrl}, and up starts one only on this machine: start it there with ataru serve`);
       }
+      // The loop prints the app's own log; the server's lines only when asked (ATARU_LOG_LEVEL).
+      if (process.env.ATARU_LOG_LEVEL === undefined) rootLog.level = 'warn';
       local = await startServer({ host: url.hostname, httpPort: Number(url.port || 80), controlPort: null, dataDir: f.dataDir, token: f.token });
       api = client({ ...f, server: `http://${url.hostname}:${local.httpPort}` });
       say({ event: 'server', url: api.baseUrl, dataDir: local.config.dataDir }, `up: started a server in this process: HTTP API ${api.baseUrl}, data dir ${local.config.dataDir}`);
