@@ -51,15 +51,15 @@ export function registerUp(program: Command): void {
   ).action(async (file: string, f: UpFlags) => {
     const tmpl = resolve(file);
     // From the start: Ctrl-C during the first build still closes the server.
-    const stopped = new Promise<void>((done) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        done();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    let finish: () => void = () => {};
+    const stopped = new Promise<void>((done) => (finish = done));
+    const onSignal = () => finish();
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const unhook = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
     const say = (event: Record<string, unknown>, human: string) =>
       process.stdout.write(f.json ? `${JSON.stringify(event)}\n` : `${human}\n`);
     let api: ApiClient = client(f);
@@ -108,7 +108,7 @@ export function registerUp(program: Command): void {
     const stopLogs = new AbortController();
     const ok = await cycle('start');
     if (!ok && !f.watch) {
-      process.emit('SIGTERM');
+      unhook();
       stopLogs.abort();
       await local?.close();
       process.exitCode = 1;
@@ -148,6 +148,7 @@ export function registerUp(program: Command): void {
     }
 
     await stopped;
+    unhook();
     watcher?.close();
     stopLogs.abort();
     await local?.close();
