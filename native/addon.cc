@@ -19,6 +19,7 @@
 extern "C" {
 #include "ataru_core.h"
 #include "loader.h"
+#include "probe.h"
 }
 
 namespace {
@@ -790,6 +791,29 @@ static Napi::Value TscHz(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), static_cast<double>(ataru_tsc_hz()));
 }
 
+// `ataru doctor`: KVM's API version and the capabilities the core uses
+// (native/probe.c), or the errno of opening /dev/kvm. Self-contained.
+static Napi::Value KvmProbe(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  struct ataru_kvm_probe p;
+  ataru_kvm_probe(&p);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("openErrno", Napi::Number::New(env, p.open_errno));
+  o.Set("apiVersion", Napi::Number::New(env, p.api_version));
+  o.Set("apiExpected", Napi::Number::New(env, p.api_expected));
+  o.Set("vcpuMmapSize", Napi::Number::New(env, p.vcpu_mmap_size));
+  Napi::Array caps = Napi::Array::New(env, p.num_caps);
+  for (int i = 0; i < p.num_caps; i++) {
+    Napi::Object c = Napi::Object::New(env);
+    c.Set("name", Napi::String::New(env, p.caps[i].name));
+    c.Set("required", Napi::Boolean::New(env, p.caps[i].required != 0));
+    c.Set("value", Napi::Number::New(env, p.caps[i].value));
+    caps.Set(static_cast<uint32_t>(i), c);
+  }
+  o.Set("caps", caps);
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto *data = new AddonData();
   data->tsfn = Tsfn::New(env, "ataru.completion", 0, 1, data);
@@ -825,6 +849,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testHook", Napi::Function::New(env, TestHook, "testHook"));
   exports.Set("validateElf", Napi::Function::New(env, ValidateElf, "validateElf"));
   exports.Set("tscHz", Napi::Function::New(env, TscHz, "tscHz"));
+  exports.Set("kvmProbe", Napi::Function::New(env, KvmProbe, "kvmProbe"));
   exports.Set("constants", Constants(env));
   return exports;
 }

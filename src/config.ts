@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { jsonPath } from './app/json-path.js';
 import { LIMITS } from './app/model.js';
 import { AtaruError } from './errors.js';
+import { didYouMean } from './app/suggest.js';
 
 /** The defaults that `ataru serve` listens on and the client verbs talk to. */
 export const DEFAULT_HOST = '127.0.0.1';
@@ -145,7 +146,13 @@ export function makeConfig(input: ServerConfigInput = {}, where = 'config'): Ser
   if (!r.success) {
     const first = r.error.issues[0]!;
     const path = first.path.join('.');
-    throw new AtaruError('BAD_REQUEST', `invalid server configuration: ${path ? `${path}: ` : ''}${first.message}`, {
+    let message = first.message;
+    if (first.code === 'unrecognized_keys') {
+      // "did you mean": against the keys of the object the unknown one sits in.
+      const shape = first.path[0] === 'limits' ? limitsSchema.shape : serverConfigSchema.shape;
+      message = first.keys.map((k) => `unknown key "${k}"${didYouMean(k, Object.keys(shape))}`).join('; ');
+    }
+    throw new AtaruError('BAD_REQUEST', `invalid server configuration: ${path ? `${path}: ` : ''}${message}`, {
       file: where,
       jsonPath: jsonPath(first.path),
     });

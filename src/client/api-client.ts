@@ -30,6 +30,8 @@ export interface AppDetail extends AppSummary {
   edges: { from: number; to: number; from_id: string; to_id: string }[];
   instances: AppStats['instances'];
   stats: AppStats;
+  /** p50/p99 over the latest successful requests (absent from older servers). */
+  latency?: { requests: number; p50Us: number | null; p99Us: number | null };
 }
 
 export interface DeployBody {
@@ -90,22 +92,46 @@ function addLibraries(bin: Buffer, dir: string, keyDir: string, files: Record<st
   }
 }
 
-export class ApiClient {
-  constructor(
-    readonly baseUrl: string,
-    private readonly token?: string,
-  ) {}
+/**
+ * A server address as users write it: a URL, or host:port, or a bare host
+ * (port 9990), or :port (loopback) — the same server either way.
+ */
+export function serverUrl(s: string): string {
+  const t = s.trim();
+  if (/^https?:\/\//i.test(t)) return t;
+  const m = /^(\[[^\]]+\]|[^:/]*)(?::(\d+))?$/.exec(t);
+  if (!m) throw new AtaruError('BAD_REQUEST', `--server "${s}": give a URL (http://host:port) or host:port`);
+  return `http://${m[1] || '127.0.0.1'}:${m[2] ?? '9990'}`;
+}
 
-  private async call(method: string, path: string, body?: unknown, raw?: Buffer): Promise<Response> {
+export interface LogQuery {
+  follow?: boolean;
+  node?: number;
+  since?: string;
+}
+
+export class ApiClient {
+  readonly baseUrl: string;
+
+  constructor(
+    server: string,
+    private readonly token?: string,
+  ) {
+    this.baseUrl = serverUrl(server);
+  }
+
+  private async call(method: string, path: string, body?: unknown, raw?: Buffer, signal?: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (raw) headers['content-type'] = 'application/octet-stream';
     else if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.baseUrl), { method, headers, body: raw ? new Uint8Array(raw) : body !== undefined ? JSON.stringify(body) : undefined });
+      res = await fetch(new URL(path, this.baseUrl), { method, headers, signal, body: raw ? new Uint8Array(raw) : body !== undefined ? JSON.stringify(body) : undefined });
     } catch (e) {
-      throw new AtaruError('CLOSED', `cannot reach the server at ${this.baseUrl}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+      const cause = (e as Error & { cause?: NodeJS.ErrnoException }).cause;
+      const hint = cause?.code === 'ECONNREFUSED' ? ' — is `ataru serve` running? (or set --server / ATARU_SERVER)' : '';
+      throw new AtaruError('CLOSED', `cannot reach the server at ${this.baseUrl}: ${cause?.message ?? (e as Error).message}${hint}`);
     }
     if (!res.ok) {
       const text = await res.text();
@@ -139,6 +165,43 @@ export class ApiClient {
   /** GET /cluster: nodes and which app versions they serve (a cluster node only). */
   async cluster(): Promise<ClusterView> {
     return (await this.call('GET', '/cluster')).json() as Promise<ClusterView>;
+  }
+
+  /** Whether an ataru server answers at this address (GET /healthz). */
+  async alive(): Promise<boolean> {
+    try {
+      const res = await fetch(new URL('/healthz', this.baseUrl), { signal: AbortSignal.timeout(2000) });
+      return res.ok && ((await res.json()) as { status?: string }).status === 'ok';
+    } catch {
+      return false;
+    }
+  }
+
+  /** The app's log entries (GET /apps/:name/logs, NDJSON), as they arrive when following. */
+  async *logs(name: string, q: LogQuery = {}, signal?: AbortSignal): AsyncGenerator<Record<string, unknown>> {
+    const params = new URLSearchParams();
+    if (q.follow) params.set('follow', 'true');
+    if (q.node !== undefined) params.set('node', String(q.node));
+    if (q.since !== undefined) params.set('since', q.since);
+    const qs = params.size ? `?${params}` : '';
+    const res = await this.call('GET', `/apps/${encodeURIComponent(name)}/logs${qs}`, undefined, undefined, signal);
+    if (!res.body) return;
+    const decoder = new TextDecoder();
+    let rest = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        rest += decoder.decode(chunk, { stream: true });
+        let nl;
+        while ((nl = rest.indexOf('\n')) >= 0) {
+          const line = rest.slice(0, nl);
+          rest = rest.slice(nl + 1);
+          if (line.trim()) yield JSON.parse(line) as Record<string, unknown>;
+        }
+      }
+    } catch (e) {
+      if (signal?.aborted) return;
+      throw e;
+    }
   }
 
   async invoke(name: string, input: Buffer): Promise<Buffer> {

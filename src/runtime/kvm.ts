@@ -4,6 +4,25 @@
  * benchmarks give when /dev/kvm is missing or closed (docs/platform-differences.md).
  */
 import { accessSync, constants, existsSync } from 'node:fs';
+import { native } from './native.js';
+
+/** What KVM_GET_API_VERSION and KVM_CHECK_EXTENSION answer (native/probe.c). */
+export interface KvmProbe {
+  /** 0 when /dev/kvm opened read-write, else the errno. */
+  openErrno: number;
+  apiVersion: number;
+  apiExpected: number;
+  vcpuMmapSize: number;
+  caps: { name: string; required: boolean; value: number }[];
+}
+
+/** Asks /dev/kvm (through the addon, which must be built) what it offers. */
+export function kvmProbe(): KvmProbe {
+  return native().kvmProbe();
+}
+
+/** Appended to every KVM-unavailable message (run, serve, deploy, HTTP 503). */
+export const DOCTOR_HINT = 'Run `ataru doctor` to check this machine.';
 
 export interface KvmStatus {
   usable: boolean;
@@ -35,11 +54,11 @@ export function explainKvmError(code: string): string {
       (loaded
         ? 'the kvm module is loaded but no vendor module bound: load kvm_intel or kvm_amd, and check that the CPU (or, in a VM, nested virtualisation) offers VT-x/AMD-V'
         : 'load the KVM modules (modprobe kvm_intel or kvm_amd) and enable virtualisation in the BIOS, or nested virtualisation when this machine is itself a VM') +
-      '. Without KVM the test suite runs its KVM tests in an emulated KVM machine (docs/testing.md); `ataru doctor` checks the machine.'
+      `. Without KVM the test suite runs its KVM tests in an emulated KVM machine (docs/testing.md). ${DOCTOR_HINT}`
     );
   }
   if (code === 'EACCES' || code === 'EPERM') {
-    return '/dev/kvm exists but is not read-write for this user (EACCES): add the user to the kvm group (usermod -aG kvm $USER, then log in again) or run as root.';
+    return '/dev/kvm exists but is not read-write for this user (EACCES): add the user to the kvm group (usermod -aG kvm $USER, then log in again) or run as root. ' + DOCTOR_HINT;
   }
-  return `/dev/kvm cannot be opened (${code}).`;
+  return `/dev/kvm cannot be opened (${code}). ${DOCTOR_HINT}`;
 }

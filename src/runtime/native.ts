@@ -77,6 +77,8 @@ export interface NativeAddon {
   validateElf(buf: Uint8Array, kind: ElfKind): string | null;
   /** TSC ticks per second of the guest clock (calibrated once if no VM exists yet). */
   tscHz(): number;
+  /** `ataru doctor`: /dev/kvm's API version and capabilities (native/probe.c). */
+  kvmProbe(): import('./kvm.js').KvmProbe;
   /** Tests only: a core test hook, right after createInstance. */
   testHook(h: NativeHandle, flags: number): boolean;
   constants: NativeConstants;

@@ -4,12 +4,13 @@
  * validates the result with the loader's own checks when the addon is built.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, resolve, join } from 'node:path';
 import { promisify } from 'node:util';
 import { AtaruError } from '../errors.js';
 import { packageRoot } from '../runtime/paths.js';
 import { native, type ElfKind } from '../runtime/native.js';
+import { definedFunctions } from './elf-symbols.js';
 
 export type BuildKind = 'function' | 'shared' | 'library';
 
@@ -62,6 +63,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const output = makeSafe(resolve(cwd, opts.output), 'output');
   const includes = (opts.includes ?? []).map((d) => makeSafe(resolve(cwd, d), 'include'));
   const link = (opts.link ?? []).map((l) => makeSafe(resolve(cwd, l), 'library'));
+  mkdirSync(dirname(output), { recursive: true });
   const args = [
     '-s',
     '--no-print-directory',
@@ -82,6 +84,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     throw new AtaruError('BAD_REQUEST', `build of ${output} failed:\n${text}`, { file: sources[0] });
   }
   const buf = readFileSync(output);
+  if (kind === 'function' && !definedFunctions(buf).includes('entry')) {
+    // The linker only warns; a function without entry() would fail at deploy.
+    rmSync(output, { force: true });
+    throw new AtaruError('BAD_ELF', `${output} defines no entry() function: a function needs long entry(const void *in, void *out, uint64_t node_id, uint64_t in_len, uint64_t out_cap)`, { file: sources[0] });
+  }
   const problem = validate(buf, kind);
   if (problem === undefined) return { output, bytes: buf.length, validated: false };
   if (problem) throw new AtaruError('BAD_ELF', problem, { file: output });

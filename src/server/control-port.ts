@@ -45,7 +45,14 @@ export function startControlPort(deps: ControlPortDeps, port: number): Promise<C
   server.maxConnections = deps.config.limits.maxControlConnections;
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new AtaruError('CONFLICT', `cannot listen on control port ${deps.config.host}:${port}: ${e.message}`)),
+      reject(
+        new AtaruError(
+          'CONFLICT',
+          e.code === 'EADDRINUSE'
+            ? `cannot listen on the control port ${deps.config.host}:${port}: it is in use (EADDRINUSE) — another ataru serve? choose one with --control-port, or --no-control`
+            : `cannot listen on the control port ${deps.config.host}:${port}: ${e.message}`,
+        ),
+      ),
     );
     server.listen({ host: deps.config.host, port, exclusive: true }, () =>
       resolve({

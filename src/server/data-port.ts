@@ -26,7 +26,7 @@ import type { Logger } from '../log.js';
 import type { RunResult } from '../runtime/types.js';
 import { ConnectionStats } from './connection-stats.js';
 import type { LiveApp } from './live-app.js';
-import { errorFrame, frameHeader, okStatus } from './reply-frame.js';
+import { asAtaruError, errorFrame, frameHeader, okStatus } from './reply-frame.js';
 import { AtaruError } from '../errors.js';
 import { runRequest } from './run-request.js';
 import { sendResultLine } from './result-target.js';
@@ -159,8 +159,10 @@ class DataConnection {
         this.stats?.record(index, r);
         this.complete(reply, r, undefined);
       },
-      (e: AtaruError) => {
-        if (!reply) this.opts.log.debug({ app: this.app.name, request: index, err: e.describe() }, 'request failed');
+      (e: unknown) => {
+        const err = asAtaruError(e); // runRequest counted it in the metrics
+        this.app.logs?.push({ kind: 'error', source: 'data', code: err.code, node: err.location?.node, function: err.location?.functionName, message: err.message });
+        if (!reply) this.opts.log.debug({ app: this.app.name, request: index, err: err.describe() }, 'request failed');
         this.complete(reply, undefined, e);
       },
     );

@@ -18,7 +18,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance } from 'fastify';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { LIMITS } from '../app/model.js';
 import type { ServerConfig } from '../config.js';
 import { AtaruError, httpStatusOf } from '../errors.js';
@@ -30,6 +31,8 @@ import { httpError, routeNotFound } from './http-errors.js';
 import type { Metrics } from './metrics.js';
 import type { AppRegistry, DeployedApp } from './registry.js';
 import { runRequest } from './run-request.js';
+import { asAtaruError } from './reply-frame.js';
+import { registerLogsRoute } from './logs-route.js';
 import type { Store } from './store.js';
 import type { ClusterNode } from '../cluster/node.js';
 
@@ -44,6 +47,7 @@ export interface HttpApiDeps {
 }
 
 const errorSchema = {
+  description: 'an error: a stable code, what is wrong, and where',
   type: 'object',
   properties: {
     code: { type: 'string' },
@@ -126,7 +130,8 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
   const { config, registry, store, metrics, log } = deps;
   const cluster = () => deps.cluster?.();
   const app = Fastify({
-    logger: false,
+    // Access and error logs go through the one pino logger (src/log.ts).
+    loggerInstance: log.child({ listener: 'http' }) as FastifyBaseLogger,
     bodyLimit: config.limits.maxHttpBodyBytes,
     requestTimeout: config.httpRequestTimeoutMs,
     keepAliveTimeout: config.httpIdleTimeoutMs,
@@ -141,10 +146,14 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     },
   });
 
+  // Swagger UI over the same OpenAPI document. It shows the API's shape only
+  // (no data), so it is open like /healthz: a browser cannot send the token.
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.addHook('onRequest', async (req) => {
-    if (!config.token || req.url === '/healthz') return;
+    if (!config.token || req.url === '/healthz' || req.url === '/docs' || req.url.startsWith('/docs/')) return;
     if (!tokenMatches(req.headers.authorization, config.token)) {
       throw new AtaruError('UNAUTHENTICATED', `${req.method} ${req.url}: missing or wrong bearer token (Authorization: Bearer <token>)`);
     }
@@ -185,12 +194,12 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', produces: ['text/plain'], response: { 200: { type: 'string' } } } }, async (_req, reply) => {
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', operationId: 'metrics', produces: ['text/plain'], response: { 200: { description: 'Prometheus text exposition format', type: 'string' } } } }, async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
 
-  app.get('/apps', { schema: { summary: 'List deployed apps', response: { 200: { type: 'array', items: appSummarySchema } } } }, async () =>
+  app.get('/apps', { schema: { summary: 'List deployed apps', operationId: 'listApps', response: { 200: { description: 'every deployed app', type: 'array', items: appSummarySchema } } } }, async () =>
     registry.list().map(summary),
   );
 
@@ -199,9 +208,11 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     {
       schema: {
         summary: 'One app: definition, decoded DAG edges, instances, statistics',
+        operationId: 'getApp',
         params: nameParams,
         response: {
           200: {
+            description: 'the app',
             type: 'object',
             properties: {
               ...appSummarySchema.properties,
@@ -209,6 +220,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
               edges: { type: 'array', items: { type: 'object', properties: { from: { type: 'integer' }, to: { type: 'integer' }, from_id: { type: 'string' }, to_id: { type: 'string' } } } },
               instances: anyObject,
               stats: anyObject,
+              latency: { type: 'object', description: 'p50/p99 (µs, queue + run) over the latest successful requests', properties: { requests: { type: 'integer' }, p50Us: { type: ['number', 'null'] }, p99Us: { type: ['number', 'null'] } } },
             },
           },
           404: errorSchema,
@@ -225,6 +237,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
         edges: d.edges.map((e) => ({ from: e.from, to: e.to, from_id: d.nodes[e.from]?.id ?? '', to_id: d.nodes[e.to]?.id ?? '' })),
         instances: stats.instances,
         stats,
+        latency: metrics.recentLatency(a.name),
       };
     },
   );
@@ -234,6 +247,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     {
       schema: {
         summary: 'Deploy (or atomically replace) an app with its function binaries',
+        operationId: 'deployApp',
         body: {
           type: 'object',
           properties: {
@@ -245,7 +259,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
           additionalProperties: false,
         },
         response: {
-          201: { type: 'object', properties: { name: { type: 'string' }, port: { type: 'integer' }, replaced: { type: 'boolean' } } },
+          201: { description: 'deployed (or replaced): its data port', type: 'object', properties: { name: { type: 'string' }, port: { type: 'integer' }, replaced: { type: 'boolean' } } },
           400: errorSchema,
           403: errorSchema,
           409: errorSchema,
@@ -277,10 +291,11 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     {
       schema: {
         summary: 'Run the DAG once: raw input in (application/octet-stream), raw output out',
+        operationId: 'invokeApp',
         params: nameParams,
         consumes: ['application/octet-stream'],
         produces: ['application/octet-stream'],
-        response: { 400: errorSchema, 404: errorSchema, 413: errorSchema, 422: errorSchema, 429: errorSchema, 504: errorSchema },
+        response: { 200: { description: 'the output bytes (sink outputs in node order)', type: 'string', format: 'binary' }, 400: errorSchema, 404: errorSchema, 413: errorSchema, 422: errorSchema, 429: errorSchema, 503: errorSchema, 504: errorSchema },
       },
     },
     async (req, reply) => {
@@ -295,7 +310,14 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
         reply.header('content-type', 'application/octet-stream').header('x-ataru-dag-us', (r.dagNs / 1000).toFixed(1)).header('x-ataru-sink-lengths', r.sinkLengths.join(','));
         return r.output;
       }
-      const r = await runRequest(a.current, req.body, 'http');
+      let r;
+      try {
+        r = await runRequest(a.current, req.body, 'http');
+      } catch (e) {
+        const err = asAtaruError(e); // runRequest counted it in the metrics
+        a.logs.push({ kind: 'error', source: 'http', code: err.code, node: err.location?.node, function: err.location?.functionName, message: err.message });
+        throw e;
+      }
       reply
         .header('content-type', 'application/octet-stream')
         .header('x-ataru-dag-us', (r.dagNs / 1000).toFixed(1))
@@ -304,9 +326,11 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     },
   );
 
+  registerLogsRoute(app, registry);
+
   app.delete<{ Params: { name: string } }>(
     '/apps/:name',
-    { schema: { summary: 'Remove an app (in-flight requests finish)', params: nameParams, response: { 200: { type: 'object', properties: { removed: { type: 'string' } } }, 404: errorSchema } } },
+    { schema: { summary: 'Remove an app (in-flight requests finish)', operationId: 'removeApp', params: nameParams, response: { 200: { description: 'removed', type: 'object', properties: { removed: { type: 'string' } } }, 404: errorSchema } } },
     async (req) => {
       await registry.remove(req.params.name);
       return { removed: req.params.name };

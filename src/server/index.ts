@@ -16,6 +16,9 @@ import { makeAllowList } from './result-target.js';
 import { Store } from './store.js';
 import { kvmStatus } from '../runtime/kvm.js';
 import { startClusterNode, type ClusterNode } from '../cluster/node.js';
+import { AtaruError } from '../errors.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { mkdirSync } from 'node:fs';
 
 export interface RunningServer {
   readonly config: ServerConfig;
@@ -35,7 +38,15 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
   const config = makeConfig(input);
   await checkListenHost(config);
   const log = rootLog.child({ component: 'server' });
-  const store = new Store(config.dataDir);
+  mkdirSync(config.dataDir, { recursive: true });
+  const unlock = lockDataDir(config.dataDir);
+  let store: Store;
+  try {
+    store = new Store(config.dataDir);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
   let control: ControlPort | undefined;
   let http: FastifyInstance | undefined;
   let cluster: ClusterNode | undefined;
@@ -65,7 +76,14 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
     }
     if (config.httpPort !== null) {
       http = await buildHttpApi({ config, registry, store, metrics, log, cluster: () => cluster });
-      await http.listen({ host: config.host, port: config.httpPort });
+      await http.listen({ host: config.host, port: config.httpPort }).catch((e: NodeJS.ErrnoException) => {
+        throw new AtaruError(
+          'CONFLICT',
+          e.code === 'EADDRINUSE'
+            ? `cannot listen on the HTTP API port ${config.host}:${config.httpPort}: it is in use (EADDRINUSE) — another ataru serve? choose one with --http-port, or --no-http`
+            : `cannot listen on the HTTP API port ${config.host}:${config.httpPort}: ${e.message}`,
+        );
+      });
       ports.http = (http.server.address() as { port: number }).port;
     }
     if (config.nats) {
@@ -87,6 +105,7 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
     await registry.close();
     await cluster?.close();
     store.close();
+    unlock();
     throw e;
   }
   log.info({ host: config.host, controlPort: ports.control, httpPort: ports.http, dataDir: config.dataDir, apps: registry.list().length }, 'listening');
@@ -113,6 +132,7 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
         await Promise.all([control?.close(), http?.close(), registry.close()]);
         await cluster?.close();
         store.close();
+        unlock();
         log.info('stopped');
       })();
       return closing;

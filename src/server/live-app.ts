@@ -7,6 +7,7 @@
 import type { AppDefinition } from '../app/model.js';
 import type { AppHandle } from '../runtime/types.js';
 import type { AppMetrics } from './metrics.js';
+import type { LogRing } from './log-ring.js';
 import type { Reservation } from './reservations.js';
 
 export interface AppVersion {
@@ -25,4 +26,6 @@ export interface AppVersion {
 export interface LiveApp {
   readonly name: string;
   current: AppVersion;
+  /** Function log lines and failed requests, across versions (absent in bare test rigs). */
+  readonly logs?: LogRing;
 }

@@ -22,7 +22,13 @@ export interface AppMetrics {
   truncated(): void;
 }
 
+/** Requests whose latency `ataru stats` takes p50/p99 over (the latest ones). */
+export const RECENT_REQUESTS = 4096;
+
 class AppCounters implements AppMetrics {
+  /** Latency (µs, queue + run) of the latest RECENT_REQUESTS successful requests, a ring. */
+  readonly recent = new Float64Array(RECENT_REQUESTS);
+  recentCount = 0;
   data = 0;
   http = 0;
   nats = 0;
@@ -37,6 +43,7 @@ class AppCounters implements AppMetrics {
   ok(r: RunResult, source: RequestSource): void {
     this[source]++;
     this.latency.observe((r.queueNs + r.runNs) / 1e9);
+    this.recent[this.recentCount++ % RECENT_REQUESTS] = (r.queueNs + r.runNs) / 1000;
     const ns = r.nodeNs;
     const n = Math.min(this.nodes.length, ns.length);
     for (let i = 0; i < n; i++) this.nodes[i]!.observe(ns[i]! / 1e9);
@@ -159,6 +166,16 @@ export class Metrics {
   coldStart(app: string, us: number): void {
     this.coldStarts.labels(app).inc();
     this.coldStartSeconds.child({ app }).observe(us / 1e6);
+  }
+
+  /** p50 and p99 (µs) over the app's latest successful requests; NaN-free: null when there are none. */
+  recentLatency(app: string): { requests: number; p50Us: number | null; p99Us: number | null } {
+    const c = this.apps.get(app);
+    const n = c ? Math.min(c.recentCount, RECENT_REQUESTS) : 0;
+    if (!c || n === 0) return { requests: 0, p50Us: null, p99Us: null };
+    const sorted = c.recent.slice(0, n).sort();
+    const at = (p: number) => sorted[Math.min(n - 1, Math.floor((p / 100) * n))]!;
+    return { requests: n, p50Us: at(50), p99Us: at(99) };
   }
 
   /** The app's counters (shared by all its versions). */

@@ -27,12 +27,14 @@ import type { AppHandle, LoadOptions } from '../runtime/types.js';
 import { DataPort } from './data-port.js';
 import { functionKey } from './functions.js';
 import type { AppVersion, LiveApp } from './live-app.js';
+import { LogRing } from './log-ring.js';
 import type { Metrics } from './metrics.js';
 import { demandOf, ResourceLedger, type Demand } from './reservations.js';
 import { resultTarget } from './result-target.js';
 import { versionPath, type Store } from './store.js';
 
 export interface DeployedApp extends LiveApp {
+  readonly logs: LogRing;
   dataPort: DataPort;
   created: string;
 }
@@ -147,6 +149,8 @@ export class AppRegistry {
     this.deps.store.remove(name);
     this.deps.metrics.removeApp(name);
     this.hooks.changed?.(name, undefined);
+    app.logs.push({ kind: 'event', message: 'app removed' });
+    app.logs.close();
     await app.dataPort.close(true);
     await app.current.handle.close();
     this.released(app.current);
@@ -175,6 +179,7 @@ export class AppRegistry {
       this.closing = true;
       const apps = this.list();
       this.apps.clear();
+      for (const a of apps) a.logs.close();
       await Promise.all(apps.map((a) => a.dataPort.close(true)));
       await Promise.all(apps.map((a) => a.current.handle.close()));
       for (const a of apps) this.released(a.current);
@@ -260,6 +265,9 @@ export class AppRegistry {
     this.checkLimits(def, port);
     const result = resultTarget(def, this.deps.resultAllow);
     const appLog = log.child({ app: def.name });
+    const existingBefore = this.apps.get(def.name);
+    // One ring per app name, kept across versions: a redeploy's log follows the old one's.
+    const logs = existingBefore?.logs ?? new LogRing();
     const reservation = this.ledger.reserve(def.name, demandOf(def, this.imageBytes(blobs)));
     let folder: string | undefined;
     let handle: AppHandle;
@@ -272,7 +280,10 @@ export class AppRegistry {
           if (!blobs[key]) throw new AtaruError('INTERNAL', `no stored binary for function ${key}`);
           return join(dir, versionPath(key));
         },
-        onLog: (l) => appLog.info({ node: l.node, request: l.requestId }, l.message),
+        onLog: (l) => {
+          appLog.info({ node: l.node, request: l.requestId }, l.message);
+          logs.push({ kind: 'log', node: l.node >= 0 ? l.node : undefined, request: l.requestId, message: l.message });
+        },
         queueBudget: this.queueBudget,
         maxOutputBytes: config.limits.maxOutputBytes,
       };
@@ -296,7 +307,7 @@ export class AppRegistry {
     const existing = this.apps.get(def.name);
     const samePort = existing && (port === 0 || port === existing.dataPort.port);
     let dataPort: DataPort | undefined;
-    const app: DeployedApp = existing ?? ({ name: def.name, current: version, created: new Date().toISOString() } as DeployedApp);
+    const app: DeployedApp = existing ?? ({ name: def.name, current: version, created: new Date().toISOString(), logs } as DeployedApp);
     try {
       if (!samePort) {
         dataPort = await DataPort.open(app, config.host, port, {
@@ -324,6 +335,7 @@ export class AppRegistry {
       this.apps.set(def.name, app);
       this.hooks.changed?.(def.name, app);
       appLog.info({ port: app.dataPort.port, nodes: def.nodes.length, msgLen: def.msg_len }, 'app deployed');
+      logs.push({ kind: 'event', message: `app deployed on data port ${app.dataPort.port}` });
       return app;
     }
     // The swap: from here every new request runs on the new version.
@@ -333,6 +345,7 @@ export class AppRegistry {
     if (dataPort) existing.dataPort = dataPort;
     this.hooks.changed?.(def.name, existing);
     appLog.info({ port: existing.dataPort.port }, 'app replaced');
+    logs.push({ kind: 'event', message: `app replaced (data port ${existing.dataPort.port}); requests in flight finish on the old version` });
     void (async () => {
       // A moved port: its connections finish their in-flight requests and end.
       if (dataPort) await oldPort.close(true);

@@ -26,7 +26,10 @@ async function run(...args: string[]): Promise<string> {
 test('check prints a summary with the decoded edges', async () => {
   const out = await run('check', fixturePath('sobel.template'));
   assert.match(out, /^app sobel_function: 4 nodes, 4 edges$/m);
-  assert.match(out, /^roots: 0$/m);
+  assert.match(out, /^roots: 0 \(\S+\)$/m);
+  assert.match(out, /^sinks: 3 \(\S+\)$/m);
+  assert.match(out, /msg_len 16 KiB/);
+  assert.match(out, /shm \d+(\.\d)? (KiB|MiB)/);
   assert.deepEqual(out.trimEnd().split('\n').slice(-4), ['0 -> 1', '0 -> 2', '1 -> 3', '2 -> 3']);
 });
 

@@ -14,6 +14,7 @@ test('a missing /dev/kvm and a closed one get different messages, each saying wh
   const closed = explainKvmError('EACCES');
   assert.match(closed, /not read-write for this user \(EACCES\)/);
   assert.match(closed, /kvm group/);
+  for (const code of ['ENOENT', 'EACCES', 'EIO']) assert.match(explainKvmError(code), /`ataru doctor`/, code);
   assert.notEqual(missing, closed);
 });
 

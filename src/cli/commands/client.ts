@@ -1,46 +1,26 @@
 /**
  * Client verbs, all over the HTTP API (--server, default
  * http://127.0.0.1:9990; --token or ATARU_TOKEN): deploy, ls, inspect, rm,
- * invoke, send (straight to the app's data port), stats. Human output by
+ * invoke, send (straight to the app's data port), stats. Shared flags: ../server-flags.ts. Human output by
  * default, --json for scripts; errors exit non-zero (main.ts).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { functionLabel } from '../../app/describe.js';
-import { DEFAULT_HOST, DEFAULT_HTTP_PORT } from '../../config.js';
 import { AtaruError } from '../../errors.js';
 import type { Summary } from '../../runtime/types.js';
-import { ApiClient, deployBodyFromFile, type AppDetail } from '../../client/api-client.js';
+import { deployBodyFromFile, type AppDetail } from '../../client/api-client.js';
 import { percentile, runLoad } from '../../client/load.js';
 import { okStatus } from '../../server/reply-frame.js';
 import { collect, readStdin } from '../args.js';
+import { print } from '../output.js';
+import { client, common, type CommonFlags } from '../server-flags.js';
 import { natsUrls } from './serve.js';
-
-interface CommonFlags {
-  server: string;
-  token?: string;
-  json?: boolean;
-}
 
 /** image.ts's GRAY_SIDE²: the apps that take a picture. Not imported from
  * there: image.ts (pngjs, jpeg-js) loads only when a picture is involved. */
 const IMAGE_MSG_LEN = 128 * 128;
-
-function common(cmd: Command): Command {
-  return cmd
-    .option('--server <url>', 'server HTTP API', `http://${DEFAULT_HOST}:${DEFAULT_HTTP_PORT}`)
-    .addOption(new Option('--token <token>', 'bearer token').env('ATARU_TOKEN'))
-    .option('--json', 'machine-readable output');
-}
-
-function client(f: CommonFlags): ApiClient {
-  return new ApiClient(f.server, f.token);
-}
-
-function print(f: CommonFlags, json: unknown, human: string): void {
-  process.stdout.write(f.json ? JSON.stringify(json, null, 2) + '\n' : human.endsWith('\n') ? human : human + '\n');
-}
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -66,6 +46,17 @@ async function readInput(file: string | undefined, msgLen: number): Promise<Buff
     return toGray128(bytes);
   }
   return bytes;
+}
+
+/** Not text a terminal shows as it is: invalid UTF-8, or control bytes other than tab and newlines. */
+export function isBinary(b: Buffer): boolean {
+  for (const c of b) if (c < 0x20 && c !== 9 && c !== 10 && c !== 13) return true;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(b);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 function fmtSummary(s: Summary): string {
@@ -114,21 +105,73 @@ export function registerClientCommands(program: Command): void {
     print(f, a, describeApp(a));
   });
 
-  common(program.command('rm <app>').description('remove an app (in-flight requests finish)')).action(async (name: string, f: CommonFlags) => {
-    await client(f).remove(name);
-    print(f, { removed: name }, `removed ${name}`);
+  common(program.command('rm <apps...>').description('remove apps (in-flight requests finish)')).action(async (names: string[], f: CommonFlags) => {
+    const api = client(f);
+    // Each app on its own: one missing name does not keep the others.
+    const removed: string[] = [];
+    const failed: AtaruError[] = [];
+    for (const name of names) {
+      try {
+        await api.remove(name);
+        removed.push(name);
+        if (!f.json) process.stdout.write(`removed ${name}\n`);
+      } catch (e) {
+        failed.push(e instanceof AtaruError ? e : new AtaruError('INTERNAL', String(e)));
+      }
+    }
+    if (failed.length) throw new AtaruError(failed[0]!.code, failed.map((e) => e.message).join('; '), undefined, []);
+    if (f.json) print(f, { removed }, '');
   });
 
-  common(program.command('stats <app>').description("an app's statistics (µs)")).action(async (name: string, f: CommonFlags) => {
-    const { stats: s } = await client(f).get(name);
-    const human = [
-      `${s.name}: ${s.requests} requests, errors ${JSON.stringify(s.errors)}, cold start ${s.coldStartUs.toFixed(0)} µs`,
-      `dag   ${fmtSummary(s.dag)}`,
-      `run   ${fmtSummary(s.run)}`,
-      ...s.nodes.map((n, i) => `node ${i} ${fmtSummary(n)}`),
-      `instances ${s.instances.total} (busy ${s.instances.busy}, queued ${s.instances.queued})`,
-    ].join('\n');
-    print(f, s, human);
+  common(
+    program
+      .command('stats <app>')
+      .description("an app's statistics (µs): p50/p99 over its latest requests, per-node and whole-DAG summaries")
+      .option('-w, --watch [seconds]', 'print again every so many seconds (default 2) until Ctrl-C'),
+  ).action(async (name: string, f: CommonFlags & { watch?: boolean | string }) => {
+    const api = client(f);
+    const once = async () => {
+      const a = await api.get(name);
+      const s = a.stats;
+      const l = a.latency;
+      const pct = l && l.requests ? `p50 ${l.p50Us!.toFixed(1)} µs, p99 ${l.p99Us!.toFixed(1)} µs over the latest ${l.requests} requests` : 'p50/p99: no successful requests yet';
+      const human = [
+        `${s.name}: ${s.requests} requests, errors ${JSON.stringify(s.errors)}, cold start ${s.coldStartUs.toFixed(0)} µs`,
+        `latency ${pct}`,
+        `dag   ${fmtSummary(s.dag)}`,
+        `run   ${fmtSummary(s.run)}`,
+        ...s.nodes.map((n, i) => `node ${i} ${fmtSummary(n)}`),
+        `instances ${s.instances.total} (busy ${s.instances.busy}, queued ${s.instances.queued})`,
+      ].join('\n');
+      return { json: { ...s, latency: l }, human };
+    };
+    if (f.watch === undefined) {
+      const r = await once();
+      print(f, r.json, r.human);
+      return;
+    }
+    const seconds = f.watch === true ? 2 : Number(f.watch);
+    if (!(seconds > 0)) throw new AtaruError('BAD_REQUEST', `--watch: expected seconds > 0, got "${String(f.watch)}"`);
+    let stop = false;
+    let wake: () => void = () => {};
+    const onSig = () => {
+      stop = true;
+      wake();
+    };
+    process.once('SIGINT', onSig);
+    try {
+      while (!stop) {
+        const r = await once();
+        if (f.json) process.stdout.write(`${JSON.stringify(r.json)}\n`); // one line per sample (NDJSON)
+        else process.stdout.write(`${process.stdout.isTTY ? '\x1b[2J\x1b[H' : '\n'}${new Date().toISOString()}\n${r.human}\n`);
+        await new Promise<void>((res) => {
+          wake = res;
+          setTimeout(res, seconds * 1000);
+        });
+      }
+    } finally {
+      process.off('SIGINT', onSig);
+    }
   });
 
   common(
@@ -142,6 +185,9 @@ export function registerClientCommands(program: Command): void {
       .option('--cluster <name>', 'cluster name (with --nats)', 'ataru')
       .option('--timeout <ms>', 'with --nats: how long to wait for a node (per attempt)', positiveInt, 10_000),
   ).action(async (name: string, f: CommonFlags & { file?: string; out?: string; nats?: string[]; natsCreds?: string; cluster: string; timeout: number }) => {
+    if (f.file === undefined && process.stdin.isTTY) {
+      throw new AtaruError('BAD_REQUEST', `invoke ${name}: no input: give --file FILE or pipe it in (ataru invoke ${name} < in.bin); stdin is a terminal`);
+    }
     const needsInfo = (f.file && isImage(f.file)) || (f.out && extname(f.out).toLowerCase() === '.png');
     let output: Buffer;
     let msgLen = 0;
@@ -155,6 +201,13 @@ export function registerClientCommands(program: Command): void {
       output = await api.invoke(name, await readInput(f.file, msgLen));
     }
     if (!f.out) {
+      if (f.json) {
+        print(f, { bytes: output.length, base64: output.toString('base64') }, '');
+        return;
+      }
+      if (process.stdout.isTTY && isBinary(output)) {
+        throw new AtaruError('BAD_REQUEST', `invoke ${name}: the ${output.length}-byte output is binary and stdout is a terminal: give --out FILE, or pipe it (| xxd)`);
+      }
       process.stdout.write(output);
       return;
     }
@@ -190,7 +243,7 @@ export function registerClientCommands(program: Command): void {
     bar?.start(f.count, 0);
     let done = 0;
     const r = await runLoad({
-      host: new URL(f.server).hostname,
+      host: new URL(api.baseUrl).hostname,
       port: app.port,
       input,
       count: f.count,

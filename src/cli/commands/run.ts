@@ -9,6 +9,7 @@ import { Sandbox } from '../../runtime/sandbox.js';
 import { readStdin } from '../args.js';
 
 interface RunFlags {
+  json?: boolean;
   input?: string;
   nodeId?: string;
   timeoutMs?: string;
@@ -40,6 +41,8 @@ async function readInput(file: string | undefined): Promise<Buffer> {
   }
 }
 
+const f_json = (f: RunFlags) => f.json === true;
+
 export function registerRun(program: Command): void {
   program
     .command('run <function>')
@@ -47,6 +50,7 @@ export function registerRun(program: Command): void {
     .option('--input <file>', 'request bytes from a file ("-" for stdin; default: empty)')
     .option('--node-id <n>', 'node_id passed to the function (default: 0)')
     .option('--timeout-ms <n>', 'deadline in milliseconds')
+    .option('--json', 'print {bytes, base64, dagUs} instead of the raw output; errors as {code, message}')
     .action(async (fn: string, flags: RunFlags) => {
       const nodeId = flags.nodeId !== undefined ? parseNodeId(flags.nodeId) : undefined;
       const timeoutMs = flags.timeoutMs !== undefined ? parseTimeout(flags.timeoutMs) : undefined;
@@ -56,7 +60,8 @@ export function registerRun(program: Command): void {
         onLog: (l) => process.stderr.write(`[${l.app} node ${l.node}] ${l.message}\n`),
       });
       try {
-        const { output } = await sb.call(input, { nodeId });
+        const r = await sb.call(input, { nodeId });
+        const output = f_json(flags) ? Buffer.from(JSON.stringify({ bytes: r.output.length, base64: r.output.toString('base64') }) + '\n') : r.output;
         await new Promise<void>((resolve, reject) => process.stdout.write(output, (e) => (e ? reject(e) : resolve())));
       } finally {
         await sb.close();

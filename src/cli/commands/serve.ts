@@ -7,15 +7,11 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_CONTROL_PORT, DEFAULT_HOST, DEFAULT_HTTP_PORT, FORWARD_MODES, loadConfig, type ServerConfigInput } from '../../config.js';
 import { startServer } from '../../server/index.js';
-import { collect } from '../args.js';
+import { collect, int } from '../args.js';
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`not an integer: ${v}`);
-  return n;
-};
 
 interface ServeFlags {
+  json?: boolean;
   config?: string;
   host?: string;
   controlPort?: number;
@@ -92,6 +88,7 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--forward <when>', 'send invocations to the cluster when the app has no local instances (absent, default), also when they are all busy (saturated), or never').choices(FORWARD_MODES))
     .option('--cluster-timeout <ms>', 'how long a forwarded request waits for a node before it is retried or fails (default 10000)', int)
     .option('--no-cluster-serve', 'run no app on this node: forward every invocation to the cluster')
+    .option('--json', 'print where it listens as one JSON line; errors as {code, message}')
     .action(async (f: ServeFlags) => {
       const servers = natsUrls(f.nats);
       const flags: ServerConfigInput = {
@@ -131,11 +128,15 @@ export function registerServe(program: Command): void {
       const server = await startServer(loadConfig(f.config, flags));
       const { host, dataDir } = server.config;
       const out = process.stdout;
-      if (server.controlPort !== undefined) out.write(`control port  ${host}:${server.controlPort}  (binary, template or JSON definitions)\n`);
-      if (server.httpPort !== undefined) out.write(`HTTP API      http://${host}:${server.httpPort}  (OpenAPI: /openapi.json)\n`);
-      out.write(`data dir      ${dataDir}\n`);
-      if (server.cluster) out.write(`cluster       ${server.cluster.cluster} as node ${server.cluster.node} (NATS ${server.config.nats!.servers.join(', ')})\n`);
-      for (const a of server.registry.list()) out.write(`app           ${a.name} on port ${a.dataPort.port}\n`);
+      if (f.json) {
+        out.write(`${JSON.stringify({ host, controlPort: server.controlPort ?? null, httpPort: server.httpPort ?? null, dataDir, apps: server.registry.list().map((a) => ({ name: a.name, port: a.dataPort.port })) })}\n`);
+      } else {
+        if (server.controlPort !== undefined) out.write(`control port  ${host}:${server.controlPort}  (binary, template or JSON definitions)\n`);
+        if (server.httpPort !== undefined) out.write(`HTTP API      http://${host}:${server.httpPort}  (OpenAPI: /openapi.json)\n`);
+        out.write(`data dir      ${dataDir}\n`);
+        if (server.cluster) out.write(`cluster       ${server.cluster.cluster} as node ${server.cluster.node} (NATS ${server.config.nats!.servers.join(', ')})\n`);
+        for (const a of server.registry.list()) out.write(`app           ${a.name} on port ${a.dataPort.port}\n`);
+      }
 
       let stopping = false;
       const stop = (sig: string) => {
