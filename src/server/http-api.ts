@@ -174,7 +174,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     type: 'object',
     properties: { cluster: { type: 'string' }, node: { type: 'string' }, connected: { type: 'boolean' }, server: { type: 'string' }, state: { type: 'string' }, reconnects: { type: 'integer' } },
   } as const;
-  app.get('/healthz', { schema: { summary: 'Liveness, whether KVM is usable here and, in a cluster, the NATS connection', response: { 200: { type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' }, kvm: { type: 'object', properties: { usable: { type: 'boolean' }, code: { type: 'string' }, message: { type: 'string' } } }, nats: natsHealth } } } } }, async () => {
+  app.get('/healthz', { schema: { summary: 'Liveness, whether KVM is usable here and, in a cluster, the NATS connection', operationId: 'health', response: { 200: { description: 'the server is up; kvm says whether apps can run, nats how the cluster connection is', type: 'object', properties: { status: { type: 'string' }, apps: { type: 'integer' }, kvm: { type: 'object', properties: { usable: { type: 'boolean' }, code: { type: 'string' }, message: { type: 'string' } } }, nats: natsHealth } } } } }, async () => {
     const kvm = kvmStatus();
     const nats = cluster()?.health();
     return {
@@ -186,7 +186,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
     };
   });
 
-  app.get('/cluster', { schema: { summary: 'The cluster: every node that answers, and which version of each app it serves', response: { 200: anyObject, 404: errorSchema } } }, async () => {
+  app.get('/cluster', { schema: { summary: 'The cluster: every node that answers, and which version of each app it serves', operationId: 'cluster', response: { 200: { ...anyObject, description: 'the nodes and the app versions each serves' }, 404: errorSchema } } }, async () => {
     const c = cluster();
     if (!c) throw new AtaruError('NOT_FOUND', 'this server is not a cluster node: start it with --nats URL');
     return c.view();

@@ -46,7 +46,7 @@ test('logs: ataru_log lines and request errors, filtered, followed, remote with 
     assert.equal((JSON.parse(bad.stdout) as { code: string }).code, 'BAD_REQUEST');
     const denied = await runCli(['logs', 'logapp', '--server', server, '--json'], { env: { ATARU_TOKEN: 'wrong' } });
     assert.equal(denied.code, 1);
-    assert.equal((JSON.parse(denied.stdout) as { code: string }).code, 'FORBIDDEN');
+    assert.equal((JSON.parse(denied.stdout) as { code: string }).code, 'UNAUTHENTICATED');
 
     // -f: the backlog, then a request made after it started.
     const child = spawn(process.execPath, cliArgs('logs', 'logapp', '-f', '--node', '0', '--server', server), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
