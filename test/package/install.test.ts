@@ -1,7 +1,8 @@
 /**
  * The npm package installs outside the repository: `npm pack`, then
- * `npm install -g` of the tarball into a scratch prefix, offline (from npm's
- * cache: no registry needed). The installed `ataru` runs from there: its
+ * `npm install -g` of the tarball into a scratch prefix, preferring npm's
+ * cache (the registry only for metadata a fresh cache lacks). The installed
+ * `ataru` runs from there: its
  * version, doctor, a new project built with the installed SDK and, with
  * /dev/kvm, that function run in a VM. The tarball holds no tests, bench
  * code or build outputs.
@@ -29,7 +30,7 @@ test('npm pack → npm install -g (offline) → the installed ataru works outsid
 
     const prefix = join(dir, 'prefix');
     const tgz = join(dir, info[0]!.filename);
-    await run('npm', ['install', '-g', '--offline', '--allow-scripts=ataru,better-sqlite3', '--prefix', prefix, tgz], { cwd: dir, env, maxBuffer: 64 << 20 });
+    await run('npm', ['install', '-g', '--prefer-offline', '--allow-scripts=ataru,better-sqlite3', '--prefix', prefix, tgz], { cwd: dir, env, maxBuffer: 64 << 20 });
     const installed = join(prefix, 'lib', 'node_modules', 'ataru');
     assert.ok(!readdirSync(installed).includes('test'));
     const ataru = join(prefix, 'bin', 'ataru');
