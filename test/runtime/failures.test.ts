@@ -292,7 +292,8 @@ describe('failed creates', kvmOptions(), () => {
 
 describe('log floods', kvmOptions(), () => {
   test('are limited in the core before anything is queued; every dropped line is counted', async () => {
-    const { spec } = buildSpec(appDef('flood', [{ elf: trapElf(), out: 0x1000 }], []), resolveOpts);
+    // 20,000 exits: seconds in the emulated KVM machine, so a long deadline.
+    const { spec } = buildSpec(appDef('flood', [{ elf: trapElf(), out: 0x1000 }], [], { timeout_ms: 120_000 }), resolveOpts);
     let lines = 0;
     let dropped = 0;
     const h = await native().createInstance({
