@@ -29,7 +29,7 @@ import { Node, waitFor } from './nodes.js';
 
 const CLUSTER = 'ctest';
 const MSG_LEN = 64;
-/** Per attempt, for requests through NATS; the emulated KVM machine is ~30x slower. */
+/** Per attempt, for requests through NATS; generous: the emulated KVM machine runs far behind real KVM. */
 const TIMEOUT_MS = testScale < 1 ? 30_000 : 8000;
 
 let nats: NatsServer;
