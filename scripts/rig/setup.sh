@@ -14,8 +14,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RIG="${ATARU_RIG_DIR:-$ROOT/.rig}"
-# Load order matters (each after what it depends on); vm.sh and run.sh read
-# .rig/modules/order.
+# The modules the rig needs; their load order (.rig/modules/order, read by
+# vm.sh and run.sh) is computed from their dependencies below.
 MODULES=(virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
          netfs fscache 9pnet 9pnet_virtio 9p
          irqbypass kvm ccp kvm-amd
@@ -26,10 +26,33 @@ have_all() {
   [[ -s "$RIG/vmlinuz" && -x "$RIG/busybox" ]] || return 1
   local m
   for m in "${MODULES[@]}"; do [[ -s "$RIG/modules/$m.ko" ]] || return 1; done
-  [[ -s "$RIG/modules/order" ]] || return 1
   command -v qemu-system-x86_64 >/dev/null && command -v cpio >/dev/null
 }
-if have_all; then echo "$RIG"; exit 0; fi
+# Load order: every module after the ones its modinfo `depends=` names.
+# Debian's kernels change these between point releases (6.1.192 made virtio
+# depend on virtio_ring), so the order is read from the modules themselves.
+# depends= uses the module's name, where '-' is '_'.
+write_order() {
+  local m d n wanted ready progress order=() done_=" "
+  depends_of() { tr '\0' '\n' <"$RIG/modules/$1.ko" | sed -n 's/^depends=//p' | head -n1 | tr ',' ' '; }
+  norm() { echo "${1//-/_}"; }
+  while (( ${#order[@]} < ${#MODULES[@]} )); do
+    progress=0
+    for m in "${MODULES[@]}"; do
+      [[ $done_ == *" $(norm "$m") "* ]] && continue
+      ready=1
+      for d in $(depends_of "$m"); do
+        wanted=0
+        for n in "${MODULES[@]}"; do [[ $(norm "$n") == "$d" ]] && wanted=1; done
+        if (( wanted )) && [[ $done_ != *" $d "* ]]; then ready=0; fi
+      done
+      if (( ready )); then order+=("$m"); done_+="$(norm "$m") "; progress=1; fi
+    done
+    (( progress )) || { echo "setup.sh: module dependencies form a cycle or need a module not in MODULES" >&2; exit 1; }
+  done
+  printf '%s\n' "${order[@]}" >"$RIG/modules/order"
+}
+if have_all; then write_order; echo "$RIG"; exit 0; fi
 
 export DEBIAN_FRONTEND=noninteractive
 updated=0
@@ -102,6 +125,6 @@ chmod +x "$RIG/busybox"
 # The extracted trees (~400 MB) are not needed once the pieces are copied;
 # the .debs stay as the offline cache.
 rm -rf "$x" "$bx"
-printf '%s\n' "${MODULES[@]}" >"$RIG/modules/order"
+write_order
 have_all || { echo "setup.sh: rig incomplete in $RIG" >&2; exit 1; }
 echo "$RIG"
