@@ -43,6 +43,10 @@
 #define ATARU_SYSCALL_TRAP        0x000f0000ull  /* LSTAR: unmapped, so SYSCALL faults here */
 #define ATARU_SYS_BASE            0x00100000ull
 #define ATARU_SYS_SIZE            0x00020000ull
+/* Selectors of the user segments in the host-built GDT (with RPL 3): the
+ * runtime reloads the data selectors before every function call. */
+#define ATARU_SEL_USER_DATA       0x1b
+#define ATARU_SEL_USER_CODE       0x23
 #define ATARU_MAILBOX_BASE        0x00200000ull
 #define ATARU_MAILBOX_SIZE        0x00040000ull  /* 256 KiB (struct ataru_mailbox fits) */
 #define ATARU_CONFIG_BASE         0x00300000ull

@@ -42,7 +42,8 @@ ataru_runtime_floor_exit:
  * Calls entry(in, out, node_id, in_len, out_cap) with no register holding
  * anything of earlier code: every general-purpose register that is not an
  * argument is zero (rax too: the target is called through the stack), the
- * arithmetic flags are those of `xor`, DF is clear. The FPU/SIMD state was
+ * arithmetic flags are those of `xor`, DF is clear, DS/ES/FS/GS hold the
+ * user data selector. The FPU/SIMD state was
  * reset just before (runtime.c). The callee-saved registers are saved here
  * and restored after, so a function that does not keep the ABI's promises
  * cannot corrupt the runtime through them.
@@ -62,6 +63,14 @@ ataru_call_clean:
 	mov %rcx, %rdx
 	mov %r8, %rcx
 	mov %r9, %r8
+	/* Data selectors back to the user data segment (GDT entry 3, RPL 3):
+	 * a function may load null or reload them, and the next one must not
+	 * see it. Legal at CPL3; in long mode it also zeroes the FS/GS base. */
+	mov $ATARU_SEL_USER_DATA, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %fs
+	mov %eax, %gs
 	xor %eax, %eax
 	xor %ebx, %ebx
 	xor %ebp, %ebp

@@ -811,6 +811,16 @@ static Napi::Value KvmProbe(const Napi::CallbackInfo &info) {
     caps.Set(static_cast<uint32_t>(i), c);
   }
   o.Set("caps", caps);
+  if (p.cpu_known) {
+    Napi::Object cpu = Napi::Object::New(env);
+    cpu.Set("smep", Napi::Boolean::New(env, p.cpu.smep != 0));
+    cpu.Set("smap", Napi::Boolean::New(env, p.cpu.smap != 0));
+    cpu.Set("umip", Napi::Boolean::New(env, p.cpu.umip != 0));
+    cpu.Set("xsave", Napi::Boolean::New(env, p.cpu.xsave != 0));
+    cpu.Set("xcr0", Napi::Number::New(env, static_cast<double>(p.cpu.xcr0)));
+    cpu.Set("brand", Napi::String::New(env, ATARU_CPUID_BRAND));
+    o.Set("cpu", cpu);
+  }
   return o;
 }
 

@@ -1,16 +1,16 @@
 /*
  * cpu.c — GDT, TSS, IDT and fault stubs in the system area; long-mode entry
- * at CPL3 through KVM_SET_SREGS (no boot code); CPUID, XCR0 and MSRs.
+ * at CPL3 through KVM_SET_SREGS (no boot code); CR4 protections, XCR0 and
+ * MSRs. The CPUID table itself is cpuid.c's.
  * Everything follows the Intel SDM / AMD APM so that it is correct on
  * hardware KVM too, not only on kvm_pvm (docs/platform-differences.md).
  */
 #define _GNU_SOURCE
 #include "cpu.h"
+#include "cpuid.h"
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -22,6 +22,8 @@
 #define SEL_UDATA 0x18
 #define SEL_UCODE 0x20
 #define SEL_TSS0  0x28  /* + 16 * vcpu: 64-bit TSS descriptors are 16 bytes */
+_Static_assert((SEL_UDATA | 3) == ATARU_SEL_USER_DATA && (SEL_UCODE | 3) == ATARU_SEL_USER_CODE,
+               "the ABI header names the user selectors");
 
 /* Descriptors with the Accessed bit preset, so the CPU never writes the GDT. */
 #define DESC_KCODE 0x00af9b000000ffffull /* 64-bit code, DPL0 */
@@ -42,7 +44,10 @@
 #define CR4_PAE (1ull << 5)
 #define CR4_OSFXSR (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_UMIP (1ull << 11)
 #define CR4_OSXSAVE (1ull << 18)
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
 #define EFER_NXE (1ull << 11)
@@ -186,38 +191,6 @@ volatile struct ataru_fault_record *ataru_cpu_fault_record(ataru_mem *mem, uint3
                         sizeof(struct ataru_fault_record));
 }
 
-/* KVM_GET_SUPPORTED_CPUID once per process (on its own /dev/kvm fd: the
- * caller's may belong to an instance that goes away). */
-static struct kvm_cpuid2 *supported;
-static int supported_errno;
-static void load_cpuid(void) {
-  int kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (kvm_fd < 0) {
-    supported_errno = errno;
-    return;
-  }
-  for (int n = 128; n <= 4096; n *= 2) {
-    struct kvm_cpuid2 *c = calloc(1, sizeof *c + n * sizeof(struct kvm_cpuid_entry2));
-    if (!c) break;
-    c->nent = n;
-    if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-      supported = c;
-      break;
-    }
-    supported_errno = errno;
-    free(c);
-    if (supported_errno != E2BIG) break;
-  }
-  close(kvm_fd);
-}
-
-static const struct kvm_cpuid_entry2 *cpuid_find(uint32_t fn, uint32_t idx) {
-  for (uint32_t i = 0; i < supported->nent; i++)
-    if (supported->entries[i].function == fn && supported->entries[i].index == idx)
-      return &supported->entries[i];
-  return NULL;
-}
-
 static void segment(struct kvm_segment *s, uint16_t sel, int code, int dpl) {
   memset(s, 0, sizeof *s);
   s->base = 0;
@@ -248,31 +221,21 @@ static uint8_t tr_type(void) {
 
 int ataru_cpu_setup(int vcpu_fd, uint32_t vcpu, uint64_t cr3, struct kvm_sregs *sregs, char *err,
                     size_t errlen) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, load_cpuid);
-  if (!supported) {
-    ataru_seterr(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(supported_errno));
-    return -1;
-  }
-  /* Hardware KVM checks CR4 bits (OSXSAVE) and XCR0 against the guest's
-   * CPUID, so CPUID goes first. kvm_pvm runs AVX whatever it says. */
-  if (ioctl(vcpu_fd, KVM_SET_CPUID2, supported) < 0) {
+  struct ataru_cpu_features f;
+  const struct kvm_cpuid2 *cpuid = ataru_cpuid_guest(&f, err, errlen);
+  if (!cpuid) return -1;
+  /* Hardware KVM checks CR4 bits (OSXSAVE, SMEP, ...) and XCR0 against the
+   * guest's CPUID, so CPUID goes first. kvm_pvm runs AVX whatever it says. */
+  if (ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid) < 0) {
     ataru_seterr(err, errlen, "KVM_SET_CPUID2: %s", strerror(errno));
     return -1;
   }
-  const struct kvm_cpuid_entry2 *leaf1 = cpuid_find(1, 0);
-  int xsave = leaf1 && (leaf1->ecx & (1u << 26));
-  if (xsave) {
-    const struct kvm_cpuid_entry2 *leafd = cpuid_find(0xd, 0);
-    /* x87 | SSE | AVX as supported, and the three AVX-512 states when all
-     * are: kvm_pvm runs AVX-512 whatever XCR0 says, hardware #UDs without. */
-    uint32_t states = leafd ? leafd->eax : 0;
-    uint64_t xcr0 = 1 | (states & 6) | ((states & 0xe0) == 0xe0 ? 0xe0 : 0);
+  if (f.xsave) {
     struct kvm_xcrs xcrs;
     memset(&xcrs, 0, sizeof xcrs);
     xcrs.nr_xcrs = 1;
     xcrs.xcrs[0].xcr = 0;
-    xcrs.xcrs[0].value = xcr0;
+    xcrs.xcrs[0].value = f.xcr0;
     if (ioctl(vcpu_fd, KVM_SET_XCRS, &xcrs) < 0) {
       ataru_seterr(err, errlen, "KVM_SET_XCRS: %s", strerror(errno));
       return -1;
@@ -325,7 +288,12 @@ int ataru_cpu_setup(int vcpu_fd, uint32_t vcpu, uint64_t cr3, struct kvm_sregs *
   sregs->idt.limit = 32 * 16 - 1;
   sregs->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
   sregs->cr3 = cr3;
-  sregs->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (xsave ? CR4_OSXSAVE : 0);
+  /* SMEP/SMAP where offered: the CPL0 stubs touch only the supervisor
+   * system area, so neither ever fires for them; a bug that made CPL0 run or
+   * read user memory faults instead. UMIP: SGDT/SIDT/SMSW and friends #GP at
+   * CPL3, so the system area's addresses stay unread. */
+  sregs->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (f.xsave ? CR4_OSXSAVE : 0) |
+               (f.smep ? CR4_SMEP : 0) | (f.smap ? CR4_SMAP : 0) | (f.umip ? CR4_UMIP : 0);
   sregs->efer = EFER_LME | EFER_LMA | EFER_NXE;
   if (ioctl(vcpu_fd, KVM_SET_SREGS, sregs) < 0) {
     ataru_seterr(err, errlen, "KVM_SET_SREGS: %s", strerror(errno));

@@ -1,6 +1,7 @@
 /* probe.c — read-only questions to /dev/kvm for `ataru doctor`: the API
  * version and the capabilities the core relies on (instance.c, vcpu.c,
- * reset.c, cpu.c). Required ones have no fallback in the core; the others
+ * reset.c, cpu.c), and the CPU protections every guest gets (cpuid.c).
+ * Required capabilities have no fallback in the core; the others
  * only cost speed or precision when missing. */
 #include "probe.h"
 
@@ -49,5 +50,7 @@ int ataru_kvm_probe(struct ataru_kvm_probe *p) {
     c->value = v < 0 ? -errno : v;
   }
   close(fd);
+  char err[128];
+  p->cpu_known = ataru_cpuid_guest(&p->cpu, err, sizeof err) != NULL;
   return 0;
 }

@@ -4,6 +4,8 @@
 #ifndef ATARU_PROBE_H
 #define ATARU_PROBE_H
 
+#include "cpuid.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -24,6 +26,8 @@ struct ataru_kvm_probe {
   int vcpu_mmap_size; /* KVM_GET_VCPU_MMAP_SIZE, -1 if not read */
   int num_caps;
   struct ataru_kvm_cap caps[ATARU_PROBE_MAX_CAPS];
+  int cpu_known;      /* 1 when cpu holds what every guest vCPU gets (cpuid.c) */
+  struct ataru_cpu_features cpu;
 };
 
 /* Fills *p. Returns 0 when /dev/kvm opened (whatever its capabilities), -1

@@ -94,6 +94,15 @@ function kvmApi(): CheckResult[] {
       ),
     );
   }
+  if (p.cpu) {
+    const on = (['smep', 'smap', 'umip'] as const).filter((k) => p.cpu![k]).map((k) => k.toUpperCase());
+    const off = (['smep', 'smap', 'umip'] as const).filter((k) => !p.cpu![k]).map((k) => k.toUpperCase());
+    out.push(
+      off.length
+        ? result('guest-cpu', 'guest CPU protections', false, 'warn', `on: ${on.join(' ') || 'none'}; not offered by this CPU: ${off.join(' ')}`, 'none needed: the fault stubs never touch user pages; see docs/cpu.md for what a function can learn')
+        : result('guest-cpu', 'guest CPU protections', false, 'pass', `${on.join(' ')}; filtered CPUID ("${p.cpu.brand}")`),
+    );
+  }
   return out;
 }
 

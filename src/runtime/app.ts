@@ -11,6 +11,7 @@ import { log } from '../log.js';
 import type { ByteBudget } from './byte-budget.js';
 import { Fifo } from './fifo.js';
 import { LogLimiter } from './log-limiter.js';
+import { ReplaceThrottle } from './replace-throttle.js';
 import { native, type NativeHandle, type NativeResult } from './native.js';
 import { buildSpec, createError, type ResolvedSpec } from './spec.js';
 import { StreamingStats } from './stats.js';
@@ -59,6 +60,10 @@ export class App implements AppHandle {
   private closed?: Promise<void>;
   private drained?: () => void;
   private requestSeq = 0;
+  private readonly throttle = new ReplaceThrottle();
+  /** Replacements waiting out their back-off; close() wakes them at once. */
+  private readonly backingOff = new Set<() => void>();
+  private readonly testHooks: number;
 
   // statistics
   private coldStartUs = 0;
@@ -75,6 +80,7 @@ export class App implements AppHandle {
     this.nodes = def.nodes.map(() => new StreamingStats());
     if (opts.onLog) this.limiter = new LogLimiter(opts.onLog);
     this.queueBudget = opts.queueBudget;
+    this.testHooks = opts._testHooks ?? 0;
     // The reply frame's u32 length is the hard ceiling.
     this.maxOutputBytes = Math.min(opts.maxOutputBytes ?? 0xffff_ffff, 0xffff_ffff);
   }
@@ -121,6 +127,7 @@ export class App implements AppHandle {
     } catch (err) {
       throw createError(err, this.resolved);
     }
+    if (this.testHooks) native().testHook(inst.handle, this.testHooks);
     return inst;
   }
 
@@ -172,8 +179,18 @@ export class App implements AppHandle {
       res = await native().run(inst.handle, input, nodeId);
     } catch (err) {
       // The core refused the request: busy, oversized input, or (INTERNAL)
-      // the instance is out of service (its memory reset failed): replace it.
+      // the instance is out of service (its memory reset after the previous
+      // request failed): replace it. Refused at submit, the request never
+      // ran, so it waits at the head of the queue for the replacement.
       const status = (err as { status?: number }).status;
+      if (status === native().constants.status.INTERNAL && !this.closing) {
+        const retried = new Promise<RunResult>((resolve, reject) =>
+          this.queue.unshift({ input, nodeId, queuedAt: performance.now() - queueNs / 1e6, resolve, reject }),
+        );
+        this.queueBudget?.hold(input.length);
+        this.release(inst, true);
+        return retried;
+      }
       this.release(inst, status === native().constants.status.INTERNAL);
       const code = status !== undefined ? errorCodeOf(status) : 'INTERNAL';
       this.count(code);
@@ -221,37 +238,59 @@ export class App implements AppHandle {
     if (this.busy === 0 && this.queue.length === 0) this.drained?.();
   }
 
-  /** The core reported the instance unusable: destroy it, make a fresh one. */
+  /** The core reported the instance unusable: destroy it, make a fresh one
+   * (after a back-off when it keeps happening: replace-throttle.ts). */
   private replace(inst: PooledInstance): void {
     this.instances[inst.index] = undefined;
-    log.warn({ app: this.definition.name, instance: inst.index }, 'replacing an unusable instance');
+    const { delayMs, report, unreported } = this.throttle.next();
+    if (report) {
+      log.warn(
+        { app: this.definition.name, instance: inst.index, replaced: this.throttle.replaced, unreported, retryInMs: delayMs },
+        'replacing an unusable instance',
+      );
+    }
     void native().destroy(inst.handle);
     if (this.closing) return;
     this.busy++; // the replacement counts as work for close()
-    this.buildInstance(inst.index).then(
-      (fresh) => {
-        this.busy--;
-        if (this.closing) {
-          void native().destroy(fresh.handle);
-          if (this.busy === 0) this.drained?.();
-          return;
-        }
-        this.instances[fresh.index] = fresh;
-        this.busy++;
-        this.release(fresh, false);
-      },
-      (err: unknown) => {
-        this.busy--;
-        log.error({ app: this.definition.name, instance: inst.index, err }, 'cannot replace an instance');
-        if (this.instances.every((s) => s === undefined)) {
-          for (const w of this.queue.drain()) {
-            this.queueBudget?.give(w.input.length);
-            w.reject(new AtaruError('INTERNAL', 'no usable instance left'));
+    this.backOff(delayMs)
+      .then(() => (this.closing ? Promise.reject(this.closedError()) : this.buildInstance(inst.index)))
+      .then(
+        (fresh) => {
+          this.busy--;
+          if (this.closing) {
+            void native().destroy(fresh.handle);
+            if (this.busy === 0) this.drained?.();
+            return;
           }
-        }
-        if (this.busy === 0 && this.queue.length === 0) this.drained?.();
-      },
-    );
+          this.instances[fresh.index] = fresh;
+          this.busy++;
+          this.release(fresh, false);
+        },
+        (err: unknown) => {
+          this.busy--;
+          if (!this.closing) log.error({ app: this.definition.name, instance: inst.index, err }, 'cannot replace an instance');
+          if (this.instances.every((s) => s === undefined)) {
+            for (const w of this.queue.drain()) {
+              this.queueBudget?.give(w.input.length);
+              w.reject(new AtaruError('INTERNAL', 'no usable instance left'));
+            }
+          }
+          if (this.busy === 0 && this.queue.length === 0) this.drained?.();
+        },
+      );
+  }
+
+  private backOff(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.backingOff.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.backingOff.add(wake);
+    });
   }
 
   private record(res: NativeResult): void {
@@ -286,7 +325,7 @@ export class App implements AppHandle {
       run: this.host.summary(),
       nodes: this.nodes.map((s) => s.summary()),
       memory: this.closing ? [] : live.map((s) => native().memory(s.handle)),
-      instances: { total: live.length, busy: this.busy, queued: this.queue.length },
+      instances: { total: live.length, busy: this.busy, queued: this.queue.length, replaced: this.throttle.replaced },
     };
   }
 
@@ -311,6 +350,7 @@ export class App implements AppHandle {
   close(): Promise<void> {
     if (!this.closed) {
       this.closing = true;
+      for (const wake of [...this.backingOff]) wake();
       this.closed = (async () => {
         if (this.busy > 0 || this.queue.length > 0) await new Promise<void>((r) => (this.drained = r));
         const live = this.instances.filter((s): s is PooledInstance => s !== undefined);

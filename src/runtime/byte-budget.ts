@@ -21,6 +21,12 @@ export class ByteBudget {
     return true;
   }
 
+  /** Takes n bytes whether or not they fit: for a request already accepted
+   * that goes back into a queue (it was counted before, given back on dispatch). */
+  hold(n: number): void {
+    this.usedBytes += n;
+  }
+
   give(n: number): void {
     this.usedBytes -= n;
   }

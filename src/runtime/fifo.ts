@@ -23,6 +23,12 @@ export class Fifo<T> {
     return item;
   }
 
+  /** Puts an item back at the head (a request an instance refused before running it). */
+  unshift(item: T): void {
+    if (this.head > 0) this.items[--this.head] = item;
+    else this.items.unshift(item);
+  }
+
   /** Removes and returns everything queued. */
   drain(): T[] {
     const rest = this.items.slice(this.head) as T[];

@@ -14,6 +14,22 @@ export interface KvmProbe {
   apiExpected: number;
   vcpuMmapSize: number;
   caps: { name: string; required: boolean; value: number }[];
+  /** What every guest vCPU gets (native/cpuid.c); absent when CPUID could not be read. */
+  cpu?: GuestCpu;
+}
+
+/** The protections and the CPUID identity the host gives each guest vCPU (docs/cpu.md). */
+export interface GuestCpu {
+  /** CR4.SMEP: the CPL0 fault stubs can never run user pages. */
+  smep: boolean;
+  /** CR4.SMAP: CPL0 never reads or writes user pages. */
+  smap: boolean;
+  /** CR4.UMIP: SGDT, SIDT, SLDT, SMSW and STR fault at CPL3. */
+  umip: boolean;
+  xsave: boolean;
+  xcr0: number;
+  /** The brand string the guest's CPUID reports instead of the host's model. */
+  brand: string;
 }
 
 /** Asks /dev/kvm (through the addon, which must be built) what it offers. */

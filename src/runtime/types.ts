@@ -46,7 +46,8 @@ export interface AppStats {
   run: Summary; // host time per request
   nodes: Summary[]; // per node in-VM time
   memory: { privateBytes: number; pssBytes: number }[]; // per instance
-  instances: { total: number; busy: number; queued: number };
+  /** replaced: instances the core took out of service and the pool rebuilt. */
+  instances: { total: number; busy: number; queued: number; replaced: number };
 }
 
 export interface LoadOptions {
@@ -58,6 +59,8 @@ export interface LoadOptions {
   queueBudget?: ByteBudget;
   /** Largest total sink output of a request (OUTPUT_TOO_LARGE beyond it). */
   maxOutputBytes?: number;
+  /** Tests only: native test-hook flags set on every instance the pool builds (native().constants.testHooks). */
+  _testHooks?: number;
 }
 
 export interface RunOptions {

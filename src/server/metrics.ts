@@ -132,6 +132,16 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'ataru_instances_replaced',
+      help: 'Instances the core took out of service and the pool rebuilt, per loaded app version',
+      labelNames: ['app'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of statsOf()) this.set({ app: s.name }, s.instances.replaced);
+      },
+    });
+    new Gauge({
       name: 'ataru_resource_used',
       help: 'Server-wide use of a capped resource: guest_memory_bytes, instances, vcpu_threads (reserved by loaded app versions), queued_bytes',
       labelNames: ['resource'],

@@ -28,10 +28,12 @@ interface Seen {
   avx512: boolean;
   /** Every vector and mask byte the CPU has, by register name. */
   vectors: Map<string, Buffer>;
+  /** Data segment selectors, by register name. */
+  selectors: Map<string, number>;
 }
 
 function decode(out: Buffer): Seen {
-  assert.equal(out.length, 2240, 'the read returns its whole record');
+  assert.equal(out.length, 2248, 'the read returns its whole record');
   const gpr = new Map(GPRS.map((r, i) => [r, out.readBigUInt64LE(8 * i)]));
   const features = out.readUInt32LE(120);
   const avx = (features & 1) !== 0;
@@ -44,8 +46,10 @@ function decode(out: Buffer): Seen {
     for (let i = 0; i < 16; i++) vectors.set(`zmm${16 + i}`, out.subarray(1152 + 64 * i, 1216 + 64 * i));
     for (let i = 0; i < 8; i++) vectors.set(`k${i}`, out.subarray(2176 + 8 * i, 2184 + 8 * i));
   }
+  const selectors = new Map(['ds', 'es', 'fs', 'gs'].map((r, i) => [r, out.readUInt16LE(2240 + 2 * i)]));
   return {
     gpr,
+    selectors,
     mxcsr: out.readUInt32LE(80),
     fcw: out.readUInt16LE(88),
     fsw: out.readUInt16LE(92),
@@ -64,6 +68,8 @@ function assertClean(s: Seen, when: string): void {
   assert.equal(s.fsw, 0, `${when}: x87 status word`);
   assert.equal(s.ftw, 0xffff, `${when}: x87 registers all empty`);
   for (const [r, bytes] of s.vectors) assert.ok(bytes.every((b) => b === 0), `${when}: ${r} = ${bytes.toString('hex')}`);
+  // The user data selector (GDT entry 3, RPL 3) that the host loads at entry.
+  for (const [r, v] of s.selectors) assert.equal(v, 0x1b, `${when}: ${r} = 0x${v.toString(16)}`);
 }
 
 describe('clean state: registers', kvmOptions(), () => {
@@ -75,6 +81,7 @@ describe('clean state: registers', kvmOptions(), () => {
       assert.equal(s.mxcsr, 0xffc0);
       assert.equal(s.fcw, 0x27f);
       assert.notEqual(s.ftw, 0xffff);
+      for (const [r, v] of s.selectors) assert.equal(v, 0, `${r} was nulled`);
       // k0 is left out: it reads as all ones only where kxnorw may write it.
       for (const [r, bytes] of s.vectors) if (r !== 'k0') assert.ok(bytes.subarray(0, r.startsWith('k') ? 2 : undefined).every((b) => b !== 0), `${r} was dirtied`);
     } finally {

@@ -27,6 +27,11 @@ export function trapElf(): string {
 }
 
 /** The register reader/dirtier of the clean-state tests, built if needed. */
+export function cpuElf(): string {
+  execFileSync('make', ['-s', '-C', join(here, 'fixtures')], { stdio: 'inherit' });
+  return join(here, 'fixtures', 'build', 'cpu.elf');
+}
+
 export function regsElf(): string {
   execFileSync('make', ['-s', '-C', join(here, 'fixtures')], { stdio: 'inherit' });
   return join(here, 'fixtures', 'build', 'regs.elf');
