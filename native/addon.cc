@@ -92,7 +92,7 @@ struct Msg {
   std::atomic<int> sync{kAsync};
   bool polled = false;                  // the event loop polls for it
   uint32_t logs_at_submit = 0;
-  uint32_t status = 0, failed_node = ATARU_NO_NODE, num_nodes = 0, workers_used = 0;
+  uint32_t status = 0, failed_node = ATARU_NO_NODE, num_nodes = 0, workers_used = 0, not_run = 0;
   std::string message;                  // also the log text
   uint8_t *output = nullptr;            // malloc'd copy
   size_t output_len = 0;
@@ -146,6 +146,7 @@ extern "C" void OnDone(void *ctx, ataru_result *res) {
   m->failed_node = res->failed_node;
   m->num_nodes = res->num_nodes > ATARU_MAX_NODES ? ATARU_MAX_NODES : res->num_nodes;
   m->workers_used = res->workers_used;
+  m->not_run = res->not_run;
   if (res->status != ATARU_STATUS_OK)
     m->message.assign(res->message, strnlen(res->message, sizeof res->message));
   if (res->output_len) {
@@ -222,7 +223,7 @@ void StartDestroy(Napi::Env env, Handle *h) {
 // into a Float64Array and small outputs into a byte scratch, both shared
 // with JS and read by the factory synchronously, then calls it once.
 enum ResultSlot : uint32_t {
-  kResStatus, kResFailedNode, kResWorkersUsed, kResDagNs, kResRunNs, kResNumNodes, kResNumSinks,
+  kResStatus, kResFailedNode, kResWorkersUsed, kResNotRun, kResDagNs, kResRunNs, kResNumNodes, kResNumSinks,
   kResOutputLen, kResSinkLengths, kResNodeRet = kResSinkLengths + ATARU_MAX_NODES,
   kResNodeNs = kResNodeRet + ATARU_MAX_NODES, kResSlots = kResNodeNs + ATARU_MAX_NODES
 };
@@ -232,6 +233,7 @@ Napi::Value MakeResult(Napi::Env env, AddonData *data, Handle *h, Msg *m) {
   s[kResStatus] = m->status;
   s[kResFailedNode] = m->failed_node;
   s[kResWorkersUsed] = m->workers_used;
+  s[kResNotRun] = m->not_run;
   s[kResDagNs] = static_cast<double>(m->dag_ns);
   s[kResRunNs] = static_cast<double>(m->run_ns);
   s[kResNumNodes] = m->num_nodes;
@@ -776,7 +778,7 @@ Napi::Object Constants(Napi::Env env) {
   Napi::Object res = Napi::Object::New(env);
 #define ATARU_R(name, slot) res.Set(name, Napi::Number::New(env, slot));
   ATARU_R("STATUS", kResStatus) ATARU_R("FAILED_NODE", kResFailedNode)
-  ATARU_R("WORKERS_USED", kResWorkersUsed) ATARU_R("DAG_NS", kResDagNs) ATARU_R("RUN_NS", kResRunNs)
+  ATARU_R("WORKERS_USED", kResWorkersUsed) ATARU_R("NOT_RUN", kResNotRun) ATARU_R("DAG_NS", kResDagNs) ATARU_R("RUN_NS", kResRunNs)
   ATARU_R("NUM_NODES", kResNumNodes) ATARU_R("NUM_SINKS", kResNumSinks)
   ATARU_R("OUTPUT_LEN", kResOutputLen) ATARU_R("SINK_LENGTHS", kResSinkLengths)
   ATARU_R("NODE_RET", kResNodeRet) ATARU_R("NODE_NS", kResNodeNs)

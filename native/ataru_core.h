@@ -69,6 +69,8 @@ typedef struct ataru_result {
   uint64_t dag_ns;            /* in-VM time of the whole DAG                */
   uint64_t run_ns;            /* host time: submit -> result                */
   uint32_t workers_used;      /* worker vCPUs that took part                */
+  uint32_t not_run;           /* 1: refused before anything ran (instance
+                                 destroyed or out of service): safe to retry */
   /* The runtime's record of where and when each node ran (0 when it did
    * not): which vCPU, and its start in ns from the DAG's start. */
   uint32_t node_vcpu[ATARU_MAX_NODES];

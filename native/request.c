@@ -240,6 +240,7 @@ static void serve(void *arg) {
   if (closed || broken) {
     /* Nobody may wait forever for a request that will never run. */
     res->status = closed ? ATARU_STATUS_CLOSED : ATARU_STATUS_INTERNAL;
+    res->not_run = 1;
     snprintf(res->message, sizeof res->message, "%s",
              closed ? "the instance was destroyed before the request ran" : inst->out_of_service_why);
     q.done(q.ctx, res);

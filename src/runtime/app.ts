@@ -183,20 +183,15 @@ export class App implements AppHandle {
       // request failed): replace it. Refused at submit, the request never
       // ran, so it waits at the head of the queue for the replacement.
       const status = (err as { status?: number }).status;
-      if (status === native().constants.status.INTERNAL && !this.closing) {
-        const retried = new Promise<RunResult>((resolve, reject) =>
-          this.queue.unshift({ input, nodeId, queuedAt: performance.now() - queueNs / 1e6, resolve, reject }),
-        );
-        this.queueBudget?.hold(input.length);
-        this.release(inst, true);
-        return retried;
-      }
+      if (status === native().constants.status.INTERNAL && !this.closing) return this.retry(inst, input, nodeId, queueNs);
       this.release(inst, status === native().constants.status.INTERNAL);
       const code = status !== undefined ? errorCodeOf(status) : 'INTERNAL';
       this.count(code);
       throw new AtaruError(code, (err as Error).message);
     }
     const unusable = res.status === native().constants.status.INTERNAL;
+    // Queued in the core behind a reset that then failed: it never ran.
+    if (unusable && res.notRun && !this.closing) return this.retry(inst, input, nodeId, queueNs);
     this.release(inst, unusable);
     if (res.status === 0 && res.output.length > this.maxOutputBytes) {
       this.requests++;
@@ -218,6 +213,17 @@ export class App implements AppHandle {
       queueNs,
       instance: inst.index,
     };
+  }
+
+  /** The instance went out of service before this request ran: replace the
+   * instance and put the request at the head of the queue for the new one. */
+  private retry(inst: PooledInstance, input: Buffer, nodeId: bigint | undefined, queueNs: number): Promise<RunResult> {
+    const retried = new Promise<RunResult>((resolve, reject) =>
+      this.queue.unshift({ input, nodeId, queuedAt: performance.now() - queueNs / 1e6, resolve, reject }),
+    );
+    this.queueBudget?.hold(input.length);
+    this.release(inst, true);
+    return retried;
   }
 
   /** Hands the instance to the next waiting request, or back to the pool. */

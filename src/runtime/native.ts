@@ -43,6 +43,8 @@ export interface NativeResult {
   status: number;
   failedNode: number;
   workersUsed: number;
+  /** Refused before anything ran (the instance was destroyed or out of service): safe to retry elsewhere. */
+  notRun: boolean;
   message: string;
 }
 
@@ -62,7 +64,7 @@ export interface NativeConstants {
   log: { rate: number; burst: number };
   /** Where run() results are in resultNumbers (see makeResult). */
   resultLayout: Record<
-    'STATUS' | 'FAILED_NODE' | 'WORKERS_USED' | 'DAG_NS' | 'RUN_NS' | 'NUM_NODES' | 'NUM_SINKS' | 'OUTPUT_LEN' | 'SINK_LENGTHS' | 'NODE_RET' | 'NODE_NS',
+    'STATUS' | 'FAILED_NODE' | 'WORKERS_USED' | 'NOT_RUN' | 'DAG_NS' | 'RUN_NS' | 'NUM_NODES' | 'NUM_SINKS' | 'OUTPUT_LEN' | 'SINK_LENGTHS' | 'NODE_RET' | 'NODE_NS',
     number
   >;
 }
@@ -127,6 +129,7 @@ function resultFactory(raw: RawAddon): (output: Buffer | undefined, message: str
       status: nums[L.STATUS],
       failedNode: nums[L.FAILED_NODE],
       workersUsed: nums[L.WORKERS_USED],
+      notRun: nums[L.NOT_RUN] !== 0,
       message: message ?? '',
     };
   };
