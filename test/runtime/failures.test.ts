@@ -84,7 +84,9 @@ describe('failures in a middle node of an app', kvmOptions(), () => {
       'middle',
       [
         { elf: fixture('add1'), out: 0x1000 },
-        { elf: trap, inp: 0x1000, out: 0x2000, timeoutMs: 100 },
+        // Long enough that a fault (a stack overflow walks the whole stack)
+        // never turns into a timeout on a loaded, emulated machine.
+        { elf: trap, inp: 0x1000, out: 0x2000, timeoutMs: 1000 },
         { elf: fixture('add1'), inp: 0x2000, out: 0x3000 },
       ],
       [
@@ -94,7 +96,7 @@ describe('failures in a middle node of an app', kvmOptions(), () => {
     );
     const app = await loadApp(def, resolveOpts);
     try {
-      const kinds = [...FAILURES, { kind: 'node timeout', trap: TRAP_SPIN, code: 'TIMEOUT', message: /timeout after 100 ms/ }];
+      const kinds = [...FAILURES, { kind: 'node timeout', trap: TRAP_SPIN, code: 'TIMEOUT', message: /timeout after 1000 ms/ }];
       for (const f of kinds) {
         await assert.rejects(app.run(Buffer.from([f.trap - 1, 9, 9])), expectFailure(f.code, f.message, 1, 'trap.elf'), f.kind);
         for (let i = 0; i < 3; i++) {
