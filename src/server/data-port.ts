@@ -154,14 +154,13 @@ class DataConnection {
     this.inflight++;
     const reply: PendingReply | undefined = this.frames ? { done: false } : undefined;
     if (reply) this.replies.push(reply);
-    runRequest(this.app.current, req, 'data').then(
+    runRequest(this.app, req, 'data').then(
       (r) => {
         this.stats?.record(index, r);
         this.complete(reply, r, undefined);
       },
       (e: unknown) => {
-        const err = asAtaruError(e); // runRequest counted it in the metrics
-        this.app.logs?.push({ kind: 'error', source: 'data', code: err.code, node: err.location?.node, function: err.location?.functionName, message: err.message });
+        const err = asAtaruError(e); // runRequest counted it in the metrics and the log ring
         if (!reply) this.opts.log.debug({ app: this.app.name, request: index, err: err.describe() }, 'request failed');
         this.complete(reply, undefined, e);
       },

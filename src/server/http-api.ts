@@ -310,14 +310,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
         reply.header('content-type', 'application/octet-stream').header('x-ataru-dag-us', (r.dagNs / 1000).toFixed(1)).header('x-ataru-sink-lengths', r.sinkLengths.join(','));
         return r.output;
       }
-      let r;
-      try {
-        r = await runRequest(a.current, req.body, 'http');
-      } catch (e) {
-        const err = asAtaruError(e); // runRequest counted it in the metrics
-        a.logs.push({ kind: 'error', source: 'http', code: err.code, node: err.location?.node, function: err.location?.functionName, message: err.message });
-        throw e;
-      }
+      const r = await runRequest(a, req.body, 'http'); // counts and logs a failure
       reply
         .header('content-type', 'application/octet-stream')
         .header('x-ataru-dag-us', (r.dagNs / 1000).toFixed(1))

@@ -41,3 +41,5 @@ export const TRAP_JUMP_AS_RUNTIME = 17;
 export const TRAP_FORGE_CLOCK = 18;
 /** trap.c logs 20,000 lines in one request. */
 export const TRAP_LOG_FLOOD = 19;
+/** trap.c logs as many lines as input bytes 1..2 say (u16 little endian), then echoes. */
+export const TRAP_LOG_N = 20;
