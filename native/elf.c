@@ -512,3 +512,14 @@ int ataru_elf_validate(const uint8_t *data, size_t len, enum ataru_elf_kind kind
   struct elf_image im;
   return elf_parse(&im, data, len, kind, labels[kind], err, errlen);
 }
+
+int ataru_elf_needed(const uint8_t *data, size_t len, enum ataru_elf_kind kind,
+                     void (*each)(const char *name, void *ctx), void *ctx, char *err, size_t errlen) {
+  static const char *const labels[] = {"runtime", "shared image", "function", "library"};
+  if ((unsigned)kind > ATARU_ELF_LIBRARY)
+    return fail(err, errlen, "ELF", "unknown image kind %u", (unsigned)kind);
+  struct elf_image im;
+  if (elf_parse(&im, data, len, kind, labels[kind], err, errlen)) return -1;
+  for (int i = 0; i < im.nneeded; i++) each(elf_dynstr(&im, im.needed[i]), ctx);
+  return 0;
+}
