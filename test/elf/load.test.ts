@@ -233,3 +233,10 @@ test('lookup order: exec[0] comes before the function\'s own libraries', async (
     assert.equal(dumps(r.stdout).get(hex(IMAGES_BASE + rel.offset)), u64(SHARED_BASE + def.value));
   });
 });
+
+test('a file that is exec[0] also loads as a function: images are identified by role, not by path', () => {
+  const path = fixture('sum');
+  const r = runCheck(check, ['-s', path, path]);
+  assert.equal(r.error, undefined, 'exec[0] reused as a node must not be refused');
+  assert.match(r.stdout, new RegExp(`^entry .*/sum\\.elf ${hex(IMAGES_BASE + elf(path).entry)}$`, 'm'));
+});
