@@ -34,6 +34,7 @@ import { runRequest } from './run-request.js';
 import { asAtaruError } from './reply-frame.js';
 import { registerLogsRoute } from './logs-route.js';
 import type { Store } from './store.js';
+import { registerUiRoutes } from './ui-routes.js';
 import type { ClusterNode } from '../cluster/node.js';
 
 export interface HttpApiDeps {
@@ -320,6 +321,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
   );
 
   registerLogsRoute(app, registry);
+  registerUiRoutes(app, registry, metrics, config.limits.maxDefinitionBytes);
 
   app.delete<{ Params: { name: string } }>(
     '/apps/:name',
