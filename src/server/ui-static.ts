@@ -27,8 +27,8 @@ export const UI_CSP = [
 /** dist/ui from the compiled server (dist/src/server) or from the sources run by tsx (src/server). */
 export function uiDir(): string | undefined {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const d of [join(here, '../../ui'), join(here, '../../dist/ui')]) if (existsSync(join(d, 'index.html'))) return d;
-  return undefined;
+  const d = /[/\\]dist[/\\]src[/\\]server$/.test(here) ? join(here, '../../ui') : join(here, '../../dist/ui');
+  return existsSync(join(d, 'index.html')) ? d : undefined;
 }
 
 /** True for the URLs the dashboard's files answer (open without the token). */
@@ -50,8 +50,8 @@ export async function registerUiStatic(app: FastifyInstance): Promise<void> {
     root,
     prefix: '/',
     decorateReply: false,
-    // Only index.html and the hashed bundles: no directory listing, no dotfiles.
-    allowedPath: (path) => path === '/' || path === '/index.html' || path.startsWith('/assets/'),
+    // dist/ui holds only index.html and the hashed bundles; no listing.
+    list: false,
     setHeaders(res) {
       res.header('content-security-policy', UI_CSP);
       res.header('x-content-type-options', 'nosniff');

@@ -42,6 +42,7 @@ describe('dashboard draw page (browser)', { skip: existsSync(CHROMIUM) ? false :
   test('token once, then the sobel template drawn; a broken one shows its line', async () => {
     const page = await b.browser.newPage();
     const cspErrors: string[] = [];
+    page.on('pageerror', (e) => console.log('page error:', e.message));
     page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspErrors.push(m.text()); });
     await page.goto(`${base}/#/draw`);
     await page.getByRole('textbox', { name: 'Template or JSON definition' }).fill(sobelTemplate);
