@@ -34,6 +34,8 @@ import { runRequest } from './run-request.js';
 import { asAtaruError } from './reply-frame.js';
 import { registerLogsRoute } from './logs-route.js';
 import type { Store } from './store.js';
+import { registerUiRoutes } from './ui-routes.js';
+import { isUiFile, registerUiStatic } from './ui-static.js';
 import type { ClusterNode } from '../cluster/node.js';
 
 export interface HttpApiDeps {
@@ -153,7 +155,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.addHook('onRequest', async (req) => {
-    if (!config.token || req.url === '/healthz' || req.url === '/docs' || req.url.startsWith('/docs/')) return;
+    if (!config.token || req.url === '/healthz' || req.url === '/docs' || req.url.startsWith('/docs/') || (req.method === 'GET' && isUiFile(req.url))) return;
     if (!tokenMatches(req.headers.authorization, config.token)) {
       throw new AtaruError('UNAUTHENTICATED', `${req.method} ${req.url}: missing or wrong bearer token (Authorization: Bearer <token>)`);
     }
@@ -320,6 +322,8 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
   );
 
   registerLogsRoute(app, registry);
+  registerUiRoutes(app, registry, metrics, config.limits.maxDefinitionBytes);
+  await registerUiStatic(app);
 
   app.delete<{ Params: { name: string } }>(
     '/apps/:name',
