@@ -712,17 +712,23 @@ Napi::Value SetResultFactory(const Napi::CallbackInfo &info) {
 }
 
 // validateElf(buf, kind) -> null | message
+// The ELF kind named by a string of ElfKind (src/runtime/native.ts).
+bool ElfKindOf(const std::string &kind, enum ataru_elf_kind *k) {
+  if (kind == "runtime") *k = ATARU_ELF_RUNTIME;
+  else if (kind == "shared") *k = ATARU_ELF_SHARED;
+  else if (kind == "function") *k = ATARU_ELF_FUNCTION;
+  else if (kind == "library") *k = ATARU_ELF_LIBRARY;
+  else return false;
+  return true;
+}
+
 Napi::Value ValidateElf(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || !info[1].IsString()) return Fail(env, "validateElf(buf, kind)");
   Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
-  std::string kind = info[1].As<Napi::String>().Utf8Value();
   enum ataru_elf_kind k;
-  if (kind == "runtime") k = ATARU_ELF_RUNTIME;
-  else if (kind == "shared") k = ATARU_ELF_SHARED;
-  else if (kind == "function") k = ATARU_ELF_FUNCTION;
-  else if (kind == "library") k = ATARU_ELF_LIBRARY;
-  else return Fail(env, "validateElf: kind must be function, shared, library or runtime");
+  if (!ElfKindOf(info[1].As<Napi::String>().Utf8Value(), &k))
+    return Fail(env, "validateElf: kind must be function, shared, library or runtime");
   char err[512] = "";
   if (ataru_elf_validate(buf.Data(), buf.ByteLength(), k, err, sizeof err) == 0) return env.Null();
   return Napi::String::New(env, err[0] ? err : "invalid ELF");
@@ -734,12 +740,9 @@ Napi::Value ElfNeeded(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || !info[1].IsString()) return Fail(env, "elfNeeded(buf, kind)");
   Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
-  std::string kind = info[1].As<Napi::String>().Utf8Value();
   enum ataru_elf_kind k;
-  if (kind == "shared") k = ATARU_ELF_SHARED;
-  else if (kind == "function") k = ATARU_ELF_FUNCTION;
-  else if (kind == "library") k = ATARU_ELF_LIBRARY;
-  else return Fail(env, "elfNeeded: kind must be function, shared or library");
+  if (!ElfKindOf(info[1].As<Napi::String>().Utf8Value(), &k) || k == ATARU_ELF_RUNTIME)
+    return Fail(env, "elfNeeded: kind must be function, shared or library");
   std::vector<std::string> names;
   char err[512] = "";
   auto each = [](const char *name, void *ctx) { static_cast<std::vector<std::string> *>(ctx)->push_back(name); };
