@@ -96,6 +96,7 @@ static void image_free(struct image *im) {
   free(im->path);
   free(im->label);
   free(im->dir);
+  elf_free_index(&im->elf);
   free(im->file);
   free(im);
 }
@@ -260,6 +261,10 @@ static int add_image(ataru_loader *l, const char *path, enum ataru_elf_kind kind
   if (!im->file || elf_parse(&im->elf, im->file, size, kind, im->label, err, errlen)) {
     image_free(im);
     return -1;
+  }
+  if (elf_index_exports(&im->elf)) {
+    image_free(im);
+    return fail(err, errlen, "%s: out of memory", path);
   }
   const struct elf_image *e = &im->elf;
   if (kind == ATARU_ELF_SHARED) {

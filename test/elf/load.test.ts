@@ -240,3 +240,30 @@ test('a file that is exec[0] also loads as a function: images are identified by 
   assert.equal(r.error, undefined, 'exec[0] reused as a node must not be refused');
   assert.match(r.stdout, new RegExp(`^entry .*/sum\\.elf ${hex(IMAGES_BASE + elf(path).entry)}$`, 'm'));
 });
+
+test('linking is linear: a function with thousands of relocations against a library compares a few names per relocation', async () => {
+  // N exported functions in a library, and a function that calls each one
+  // through its own relocation. A scan of the symbol table per relocation
+  // compares ~N²/2 names; the export index compares ~1 per lookup.
+  const n = 3000;
+  await withTempDir('ataru-linkscale-', async (dir) => {
+    const lib = Array.from({ length: n }, (_, i) => `long f${i}(long x) { return x + ${i}; }`).join('\n');
+    writeFileSync(join(dir, 'many.c'), `#include <ataru.h>\n${lib}\n`);
+    const decls = Array.from({ length: n }, (_, i) => `long f${i}(long);`).join('\n');
+    const table = Array.from({ length: n }, (_, i) => `f${i}`).join(', ');
+    writeFileSync(
+      join(dir, 'caller.c'),
+      `#include <ataru.h>\n${decls}\nstatic long (*const all[])(long) = { ${table} };\n` +
+        'long entry(const void *i, void *o, uint64_t k) { (void)i, (void)o; return all[k % (sizeof all / sizeof all[0])](1); }\n',
+    );
+    await build({ sources: ['many.c'], output: 'libmany.so', kind: 'library', cwd: dir });
+    await build({ sources: ['caller.c'], output: 'caller.elf', link: ['libmany.so'], cwd: dir });
+    const relocs = elf(join(dir, 'caller.elf')).relocations().length;
+    assert.ok(relocs >= n, `the caller has a relocation per function (${relocs})`);
+    const r = runCheck(check, [join(dir, 'caller.elf')]);
+    assert.equal(r.error, undefined, r.stdout);
+    const compares = Number(/^compares (\d+)$/m.exec(r.stdout)?.[1]);
+    assert.ok(Number.isFinite(compares) && compares > 0, r.stdout);
+    assert.ok(compares <= 4 * relocs, `${compares} name comparisons for ${relocs} relocations (a scan per relocation: ~${(n * n) / 2})`);
+  });
+});
