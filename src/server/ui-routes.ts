@@ -57,6 +57,7 @@ export function registerUiRoutes(app: FastifyInstance, registry: AppRegistry, me
           additionalProperties: false,
         },
         produces: ['text/event-stream'],
+        response: { 200: { description: 'a stream of `stats` events (and `end` when a reader falls too far behind)', type: 'string' } },
       },
     },
     async (req, reply) => {
@@ -107,6 +108,9 @@ export function registerUiRoutes(app: FastifyInstance, registry: AppRegistry, me
           },
           required: ['definition'],
           additionalProperties: false,
+        },
+        response: {
+          200: { description: 'ok: true with the DAG (nodes, edges, exec[0]), or ok: false with every problem and where it is', type: 'object', additionalProperties: true },
         },
       },
     },
