@@ -16,6 +16,7 @@
  * it must be set when listening on a non-loopback address.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { definitionBodyProperties } from './definition-body.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -253,8 +254,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
         body: {
           type: 'object',
           properties: {
-            definition: { type: 'string', minLength: 1, description: 'template or JSON text, or base64 of the 54,008-byte binary struct' },
-            encoding: { type: 'string', enum: ['text', 'base64'], default: 'text' },
+            ...definitionBodyProperties,
             files: { type: 'object', additionalProperties: { type: 'string' }, description: 'base64 binaries keyed by path/name as in the definition' },
           },
           required: ['definition'],

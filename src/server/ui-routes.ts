@@ -14,6 +14,7 @@
  * formed; `ok` says whether the definition is valid.
  */
 import type { FastifyInstance } from 'fastify';
+import { definitionBodyProperties } from './definition-body.js';
 import { AtaruError } from '../errors.js';
 import { parseForServer } from './definition.js';
 import type { Metrics } from './metrics.js';
@@ -103,8 +104,7 @@ export function registerUiRoutes(app: FastifyInstance, registry: AppRegistry, me
         body: {
           type: 'object',
           properties: {
-            definition: { type: 'string', minLength: 1, description: 'template or JSON text, or base64 of the binary struct' },
-            encoding: { type: 'string', enum: ['text', 'base64'], default: 'text' },
+            ...definitionBodyProperties,
           },
           required: ['definition'],
           additionalProperties: false,
