@@ -138,7 +138,9 @@ enum ataru_status {
   X(BAD_ELF,         2, "an image (runtime, exec[0], function, library) was rejected") \
   X(KVM_UNAVAILABLE, 3, "/dev/kvm cannot be used")                        \
   X(NO_RESOURCES,    4, "out of memory, file descriptors or threads")     \
-  X(INTERNAL,        5, "a KVM call failed unexpectedly")
+  X(INTERNAL,        5, "a KVM call failed unexpectedly")                \
+  X(INIT_FAILED,     6, "an ataru_init hook failed, faulted or timed out") \
+  X(BAD_TEMPLATE,    7, "a stored template is damaged or does not match")
 
 enum ataru_create_error {
   ATARU_CREATE_OK = 0,
@@ -168,6 +170,9 @@ struct ataru_node_config {
   uint32_t child_first;  /* children are config.children[first .. end)   */
   uint32_t child_end;
   uint32_t input_parent; /* parent whose out_off == inp_off, or NO_NODE  */
+  uint32_t pad;
+  uint64_t init;         /* its ataru_init export, or 0 (run once per app
+                          * version, before the template is taken)        */
 };
 
 struct ataru_config {
@@ -184,6 +189,7 @@ struct ataru_config {
   uint16_t roots[ATARU_MAX_NODES];
   uint16_t children[ATARU_MAX_EDGES];
   struct ataru_node_config node[ATARU_MAX_NODES];
+  uint64_t shared_init;          /* exec[0]'s ataru_init, or 0; runs first */
 };
 #define ATARU_CONFIG_MAGIC 0x4154415255434647ull /* "ATARUCFG" */
 
@@ -229,7 +235,17 @@ struct ataru_mailbox {
   uint32_t probe;                  /* host -> guest, at create only: report
                                     * the CPU's OSXSAVE and `out DONE`    */
   uint32_t osxsave;                /* guest -> host, probe only           */
+  /* Initialisation (host -> guest once per app version, native/template.c):
+   * the runtime calls exec[0]'s ataru_init, then each node's, in node
+   * order, and stops at the first that returns < 0. */
+  uint32_t init;                   /* host -> guest: run the init hooks     */
+  uint32_t init_stage;             /* guest -> host: ATARU_INIT_SHARED, a
+                                    * node index, or ATARU_NO_NODE (done)  */
+  int64_t  init_ret;               /* guest -> host: what the failing hook
+                                    * returned (when init_stage names it)  */
+  uint32_t init_count;             /* guest -> host: hooks called           */
 };
+#define ATARU_INIT_SHARED 0xfffffffeu /* mailbox.init_stage: exec[0]'s hook */
 
 /* ------------------------------------------------------------------ */
 /* The fault record: written by the CPL0 fault stubs (system area) just */

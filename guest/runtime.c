@@ -159,10 +159,51 @@ static void probe(void) {
   MB->osxsave = (c >> 27) & 1;
 }
 
+/* The init hooks, once per app version (long ataru_init(void *shm,
+ * uint64_t shm_size); sdk/include/ataru.h). Each runs as a node would:
+ * clean registers and FPU, its start recorded so that node timeouts and
+ * fault messages name it. The host reads init_stage: where it stopped. */
+static void run_inits(void) {
+  struct ataru_mailbox *mb = MB;
+  void *shm = (void *)CFG->shm_base;
+  mb->init_count = 0;
+  if (CFG->shared_init) {
+    mb->init_stage = ATARU_INIT_SHARED;
+    reset_fpu();
+    long ret = ataru_call_clean(CFG->shared_init, shm, (void *)CFG->shm_size, 0, 0, 0);
+    mb->init_count++;
+    if (ret < 0) {
+      mb->init_ret = ret;
+      return;
+    }
+  }
+  for (uint32_t k = 0; k < CFG->num_nodes; k++) {
+    uint64_t init = CFG->node[k].init;
+    if (!init) continue;
+    mb->init_stage = k;
+    mb->node[k].tsc_start = rdtsc();
+    __atomic_store_n(&mb->current_node[0], k, __ATOMIC_RELEASE);
+    reset_fpu();
+    long ret = ataru_call_clean(init, shm, (void *)CFG->shm_size, 0, 0, 0);
+    __atomic_store_n(&mb->current_node[0], ATARU_NO_NODE, __ATOMIC_RELEASE);
+    mb->node[k].tsc_start = 0;
+    mb->init_count++;
+    if (ret < 0) {
+      mb->init_ret = ret;
+      return;
+    }
+  }
+  mb->init_stage = ATARU_NO_NODE;
+}
+
 void runtime_main(void) {
   struct ataru_mailbox *mb = MB;
   if (mb->probe) {
     probe();
+    return;
+  }
+  if (mb->init) {
+    run_inits();
     return;
   }
   if (mb->exit_floor) ataru_runtime_floor_loop();

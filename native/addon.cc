@@ -338,7 +338,25 @@ struct OwnedSpec {
   std::vector<ataru_node_spec> nodes;
   std::vector<uint16_t> edges;
   ataru_app_spec spec{};
+  // spec.tpl is retained while the spec lives: releaseTemplate() may come
+  // while a create from it runs on a worker thread.
+  ~OwnedSpec() { ataru_template_release(spec.tpl); }
 };
+
+const napi_type_tag kTemplateTag = {0x41544152555f5445ull, 0x4d504c4154455f31ull};
+
+// A template as JS sees it: released by releaseTemplate() or, as a
+// backstop, when collected. Instances hold references of their own.
+struct TemplateHandle {
+  ataru_template *tpl = nullptr;
+};
+
+TemplateHandle *GetTemplate(const Napi::Value &v) {
+  if (!v.IsExternal()) return nullptr;
+  auto ext = v.As<Napi::External<TemplateHandle>>();
+  if (!ext.CheckTypeTag(&kTemplateTag)) return nullptr;
+  return ext.Data();
+}
 
 // The spec reader: every key is required (a missing or mistyped key is a
 // bug in the caller, not a default); `what` names the key in the error.
@@ -446,15 +464,21 @@ class CreateWorker : public Napi::AsyncWorker {
 // Every key but sharedPath and onLog is required. A rejected create has
 // .code (BAD_SPEC, BAD_ELF, KVM_UNAVAILABLE, NO_RESOURCES, INTERNAL) and,
 // for BAD_ELF, .file.
-Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsObject()) return Fail(env, "createInstance: spec object expected");
-  Napi::Object o = info[0].As<Napi::Object>();
+// Reads spec (the createInstance form) into an OwnedSpec, or throws (a
+// TypeError naming the key) and returns nullptr. fn names the caller.
+std::unique_ptr<OwnedSpec> ReadSpec(Napi::Env env, const Napi::Value &v, const char *fn) {
+  std::string f(fn);
+  auto fail = [&](const std::string &what) {
+    Napi::TypeError::New(env, f + ": " + what).ThrowAsJavaScriptException();
+    return nullptr;
+  };
+  if (!v.IsObject()) return fail("spec object expected");
+  Napi::Object o = v.As<Napi::Object>();
   Napi::Value nodes_v = o.Get("nodes");
-  if (!nodes_v.IsArray()) return Fail(env, "createInstance: spec.nodes must be an array");
+  if (!nodes_v.IsArray()) return fail("spec.nodes must be an array");
   Napi::Array nodes = nodes_v.As<Napi::Array>();
   uint32_t n = nodes.Length();
-  if (n == 0 || n > ATARU_MAX_NODES) return Fail(env, "createInstance: bad number of nodes");
+  if (n == 0 || n > ATARU_MAX_NODES) return fail("bad number of nodes");
 
   SpecReader rd{env, std::string()};
   auto s = std::make_unique<OwnedSpec>();
@@ -467,7 +491,7 @@ Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
   for (uint32_t k = 0; k < n; k++) {
     Napi::Value nv = nodes.Get(k);
     std::string where = "nodes[" + std::to_string(k) + "].";
-    if (!nv.IsObject()) return Fail(env, ("createInstance: spec." + where.substr(0, where.size() - 1) + " must be an object").c_str());
+    if (!nv.IsObject()) return fail("spec." + where.substr(0, where.size() - 1) + " must be an object");
     Napi::Object no = nv.As<Napi::Object>();
     s->names[k] = rd.String(no, "name", where);
     s->paths[k] = rd.String(no, "path", where);
@@ -480,15 +504,15 @@ Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
     s->nodes[k].path = s->paths[k].c_str();
   }
   Napi::Value edges_v = o.Get("edges");
-  if (!edges_v.IsArray()) return Fail(env, "createInstance: spec.edges must be an array");
+  if (!edges_v.IsArray()) return fail("spec.edges must be an array");
   Napi::Array edges = edges_v.As<Napi::Array>();
   if (edges.Length() % 2 != 0 || edges.Length() / 2 > ATARU_MAX_EDGES)
-    return Fail(env, "createInstance: spec.edges must hold (from, to) pairs");
+    return fail("spec.edges must hold (from, to) pairs");
   for (uint32_t i = 0; i < edges.Length(); i++) {
     Napi::Value e = edges.Get(i);
-    double v = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
-    if (!(v >= 0 && v < n)) return Fail(env, "createInstance: edge endpoint out of range");
-    s->edges.push_back(static_cast<uint16_t>(v));
+    double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d < n)) return fail("edge endpoint out of range");
+    s->edges.push_back(static_cast<uint16_t>(d));
   }
   ataru_app_spec &a = s->spec;
   a.shm_size = static_cast<uint64_t>(rd.Number(o, "shmSize", ""));
@@ -496,28 +520,199 @@ Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
   a.vcpus = static_cast<uint32_t>(rd.Number(o, "vcpus", ""));
   a.timeout_us = static_cast<uint64_t>(rd.Number(o, "timeoutUs", ""));
   a.keep_state = rd.Boolean(o, "keepState", "") ? 1 : 0;
-  if (!rd.error.empty()) return Fail(env, rd.error.c_str());
-
-  auto *h = new Handle();
-  h->data = env.GetInstanceData<AddonData>();
-  Napi::Value on_log = o.Get("onLog");
-  if (on_log.IsFunction()) h->on_log = Napi::Persistent(on_log.As<Napi::Function>());
-
+  Napi::Value init_timeout = o.Get("initTimeoutUs");
+  if (!init_timeout.IsUndefined()) a.init_timeout_us = static_cast<uint64_t>(rd.Number(o, "initTimeoutUs", ""));
+  if (!rd.error.empty()) {
+    rd.error.replace(0, std::strlen("createInstance"), f);
+    Napi::TypeError::New(env, rd.error).ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  Napi::Value tpl = o.Get("template");
+  if (!tpl.IsUndefined() && !tpl.IsNull()) {
+    TemplateHandle *t = GetTemplate(tpl);
+    if (!t || !t->tpl) return fail("spec.template must be a live template handle");
+    ataru_template_retain(t->tpl);
+    a.tpl = t->tpl;
+  }
   a.runtime_path = s->runtime_path.c_str();
   a.shared_path = s->shared_path.empty() ? nullptr : s->shared_path.c_str();
   a.num_nodes = n;
   a.nodes = s->nodes.data();
   a.num_edges = static_cast<uint32_t>(s->edges.size() / 2);
   a.edges = s->edges.data();
-  a.log_fn = OnLog;
-  a.log_ctx = h;
+  return s;
+}
 
+// A Handle that only carries log lines (a template's init hooks log
+// through it); freed by PostFree after the last line.
+Handle *NewHandle(Napi::Env env, const Napi::Value &spec) {
+  auto *h = new Handle();
+  h->data = env.GetInstanceData<AddonData>();
+  Napi::Value on_log = spec.As<Napi::Object>().Get("onLog");
+  if (on_log.IsFunction()) h->on_log = Napi::Persistent(on_log.As<Napi::Function>());
+  return h;
+}
+
+// createInstance({ runtimePath, sharedPath?, nodes: [{ name, path, inpOff,
+//   outOff, timeoutUs }], edges: number[] (from,to pairs), shmSize,
+//   stackSize, vcpus, timeoutUs, keepState, initTimeoutUs?, template?,
+//   onLog?(node, text) }) -> Promise<handle>
+// Every key but sharedPath, initTimeoutUs, template and onLog is required.
+// With template (createTemplate/openTemplate of the same spec) the instance
+// maps its memory copy-on-write instead of loading. A rejected create has
+// .code (an ATARU_CREATE_* name) and, for BAD_ELF, .file.
+Napi::Value CreateInstance(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::unique_ptr<OwnedSpec> s = ReadSpec(env, info[0], "createInstance");
+  if (!s) return env.Undefined();
+  Handle *h = NewHandle(env, info[0]);
+  s->spec.log_fn = OnLog;
+  s->spec.log_ctx = h;
   auto *w = new CreateWorker(env, s.release(), h);
   Napi::Promise p = w->Promise();
   w->Queue();
   // A cold start is on someone's latency path: poll for its end too (kPollMaxNs).
   StartPoll(h->data);
   return p;
+}
+
+Napi::Object TemplateInfo(Napi::Env env, const ataru_template *t) {
+  ataru_template_info ti;
+  ataru_template_describe(t, &ti);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("guestBytes", Napi::Number::New(env, static_cast<double>(ti.guest_bytes)));
+  r.Set("dataBytes", Napi::Number::New(env, static_cast<double>(ti.data_bytes)));
+  r.Set("inits", Napi::Number::New(env, ti.inits));
+  r.Set("instances", Napi::Number::New(env, ti.instances));
+  r.Set("initNs", Napi::Number::New(env, static_cast<double>(ti.init_ns)));
+  r.Set("buildNs", Napi::Number::New(env, static_cast<double>(ti.build_ns)));
+  r.Set("opened", Napi::Boolean::New(env, ti.opened != 0));
+  return r;
+}
+
+// Builds (path empty) or opens (path, key) a template off the JS thread.
+class TemplateWorker : public Napi::AsyncWorker {
+ public:
+  TemplateWorker(Napi::Env env, OwnedSpec *spec, Handle *logs, std::string path, std::string key)
+      : Napi::AsyncWorker(env, "ataru.template"), spec_(spec), logs_(logs), path_(std::move(path)),
+        key_(std::move(key)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  ~TemplateWorker() override { delete spec_; }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    tpl_ = path_.empty() ? ataru_template_create(&spec_->spec, &err_)
+                         : ataru_template_open(&spec_->spec, path_.c_str(), key_.c_str(), &err_);
+    if (!tpl_) SetError(err_.message[0] ? err_.message : "template creation failed");
+  }
+  void OnOK() override {
+    PostFree(logs_);  // after every init log line
+    auto *th = new TemplateHandle{tpl_};
+    auto ext = Napi::External<TemplateHandle>::New(Env(), th, [](Napi::Env, TemplateHandle *t) {
+      ataru_template_release(t->tpl);
+      delete t;
+    });
+    ext.TypeTag(&kTemplateTag);
+    deferred_.Resolve(ext);
+  }
+  void OnError(const Napi::Error &e) override {
+    PostFree(logs_);
+    Napi::Error err = e;
+    err.Set("code", Napi::String::New(Env(), CreateErrorName(err_.code)));
+    if (err_.file[0]) err.Set("file", Napi::String::New(Env(), err_.file));
+    if (err_.code == ATARU_CREATE_INIT_FAILED && err_.node != ATARU_NO_NODE)
+      err.Set("node", Napi::Number::New(Env(), err_.node));
+    deferred_.Reject(err.Value());
+  }
+
+ private:
+  ataru_error err_{};
+  ataru_template *tpl_ = nullptr;
+  OwnedSpec *spec_;
+  Handle *logs_;
+  std::string path_, key_;
+  Napi::Promise::Deferred deferred_;
+};
+
+// createTemplate(spec) -> Promise<template>: load, link and run the init
+// hooks once (onLog gets their lines). openTemplate(spec, path, key) ->
+// Promise<template>: a stored one (code BAD_TEMPLATE when it does not match).
+Napi::Value StartTemplate(const Napi::CallbackInfo &info, bool open) {
+  Napi::Env env = info.Env();
+  const char *fn = open ? "openTemplate" : "createTemplate";
+  std::unique_ptr<OwnedSpec> s = ReadSpec(env, info[0], fn);
+  if (!s) return env.Undefined();
+  if (s->spec.tpl) return Fail(env, (std::string(fn) + ": spec.template must not be set").c_str());
+  std::string path, key;
+  if (open) {
+    if (!info[1].IsString() || !info[2].IsString()) return Fail(env, "openTemplate: path and key strings expected");
+    path = info[1].As<Napi::String>().Utf8Value();
+    key = info[2].As<Napi::String>().Utf8Value();
+    if (path.empty()) return Fail(env, "openTemplate: empty path");
+  }
+  Handle *logs = NewHandle(env, info[0]);
+  s->spec.log_fn = OnLog;
+  s->spec.log_ctx = logs;
+  auto *w = new TemplateWorker(env, s.release(), logs, path, key);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+Napi::Value CreateTemplate(const Napi::CallbackInfo &info) { return StartTemplate(info, false); }
+Napi::Value OpenTemplate(const Napi::CallbackInfo &info) { return StartTemplate(info, true); }
+
+// saveTemplate(template, path, key) -> Promise<void>: stores it off the JS
+// thread (a write of its non-zero pages and an fsync).
+class SaveWorker : public Napi::AsyncWorker {
+ public:
+  SaveWorker(Napi::Env env, ataru_template *t, std::string path, std::string key)
+      : Napi::AsyncWorker(env, "ataru.saveTemplate"), t_(t), path_(std::move(path)), key_(std::move(key)),
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    ataru_template_retain(t_);
+  }
+  ~SaveWorker() override { ataru_template_release(t_); }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    if (ataru_template_save(t_, path_.c_str(), key_.c_str(), &err_) < 0) SetError(err_.message);
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error &e) override {
+    Napi::Error err = e;
+    err.Set("code", Napi::String::New(Env(), CreateErrorName(err_.code)));
+    deferred_.Reject(err.Value());
+  }
+
+ private:
+  ataru_template *t_;
+  std::string path_, key_;
+  ataru_error err_{};
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value SaveTemplate(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  TemplateHandle *t = GetTemplate(info[0]);
+  if (!t || !t->tpl) return Fail(env, "saveTemplate: not a live template");
+  if (!info[1].IsString() || !info[2].IsString()) return Fail(env, "saveTemplate: path and key strings expected");
+  auto *w = new SaveWorker(env, t->tpl, info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::String>().Utf8Value());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// releaseTemplate(template): drops JS's reference (instances keep theirs).
+Napi::Value ReleaseTemplate(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  TemplateHandle *t = GetTemplate(info[0]);
+  if (!t) return Fail(env, "releaseTemplate: not a template");
+  ataru_template_release(t->tpl);
+  t->tpl = nullptr;
+  return env.Undefined();
+}
+
+Napi::Value TemplateInfoJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  TemplateHandle *t = GetTemplate(info[0]);
+  if (!t || !t->tpl) return Fail(env, "templateInfo: not a live template");
+  return TemplateInfo(env, t->tpl);
 }
 
 enum class Wait { kNone, kSpin, kPoll };
@@ -880,6 +1075,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setResultFactory", Napi::Function::New(env, SetResultFactory, "setResultFactory"));
   exports.Set("createInstance", Napi::Function::New(env, CreateInstance, "createInstance"));
   exports.Set("run", Napi::Function::New(env, Run, "run"));
+  exports.Set("createTemplate", Napi::Function::New(env, CreateTemplate, "createTemplate"));
+  exports.Set("openTemplate", Napi::Function::New(env, OpenTemplate, "openTemplate"));
+  exports.Set("saveTemplate", Napi::Function::New(env, SaveTemplate, "saveTemplate"));
+  exports.Set("releaseTemplate", Napi::Function::New(env, ReleaseTemplate, "releaseTemplate"));
+  exports.Set("templateInfo", Napi::Function::New(env, TemplateInfoJs, "templateInfo"));
   exports.Set("destroy", Napi::Function::New(env, Destroy, "destroy"));
   exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
   exports.Set("coldStartNs", Napi::Function::New(env, ColdStartNs, "coldStartNs"));

@@ -29,6 +29,8 @@ typedef struct ataru_node_spec {
   uint64_t timeout_us;    /* 0: only the request deadline applies           */
 } ataru_node_spec;
 
+typedef struct ataru_template ataru_template;
+
 typedef struct ataru_app_spec {
   const char *runtime_path;   /* guest/runtime.elf                          */
   const char *shared_path;    /* exec[0], or NULL                           */
@@ -48,6 +50,12 @@ typedef struct ataru_app_spec {
    * (at the end of a request that dropped lines). */
   void (*log_fn)(void *ctx, uint32_t node, const char *msg, size_t len, uint32_t dropped);
   void *log_ctx;
+  /* Make the instance from this template (ataru_template_create or _open,
+   * of the same spec): no loading, linking or init, guest memory shared
+   * copy-on-write. NULL: load everything, no init hooks run. */
+  ataru_template *tpl;
+  uint64_t init_timeout_us;   /* the init hooks' deadline; 0: timeout_us,
+                                 else 60 s                                  */
 } ataru_app_spec;
 
 /* The most a request may answer (a reply frame's length is a u32; the
@@ -83,6 +91,8 @@ typedef struct ataru_error {
   uint32_t code;
   char message[512];
   char file[512];
+  uint32_t node;        /* INIT_FAILED: the node whose hook failed, or
+                           ATARU_NO_NODE (exec[0]'s, or none known)       */
 } ataru_error;
 
 typedef struct ataru_instance ataru_instance;
@@ -127,6 +137,34 @@ int ataru_instance_exit_floor(ataru_instance *in, uint32_t n, uint64_t *median_n
 uint64_t ataru_tsc_hz(void);
 /* Stops the vCPU threads and frees everything (fds, memory). */
 void ataru_instance_destroy(ataru_instance *in);
+
+/* Templates (native/template.h): an app version loaded, linked and
+ * initialised once; its instances share its memory copy-on-write.
+ * create: loads the spec in a VM of its own, runs every ataru_init hook
+ * there (exec[0]'s, then each node's; contained like a request: a failing,
+ * faulting or overrunning hook gives INIT_FAILED naming it), keeps the
+ * memory in a memfd and frees the VM. NULL on failure, with err.
+ * save: stores it at path (written to a temporary name, then renamed), with
+ * key (the caller's fingerprint of the binaries, < 128 bytes).
+ * open: maps a stored template of the same spec and key (BAD_TEMPLATE when
+ * it does not match or is damaged: build a new one).
+ * release: drops the caller's reference; instances hold their own. */
+ataru_template *ataru_template_create(const ataru_app_spec *spec, ataru_error *err);
+int ataru_template_save(const ataru_template *t, const char *path, const char *key, ataru_error *err);
+ataru_template *ataru_template_open(const ataru_app_spec *spec, const char *path, const char *key, ataru_error *err);
+void ataru_template_retain(ataru_template *t);
+void ataru_template_release(ataru_template *t);
+
+typedef struct ataru_template_info {
+  uint64_t guest_bytes;       /* guest-physical memory of an instance      */
+  uint64_t data_bytes;        /* of which non-zero: what the template holds */
+  uint32_t inits;             /* init hooks run when it was built          */
+  uint32_t instances;         /* instances made from it, alive now         */
+  uint64_t init_ns;           /* time the hooks took                       */
+  uint64_t build_ns;          /* create: load + init + copy; open: mapping */
+  int opened;                 /* 1: mapped from a stored file              */
+} ataru_template_info;
+void ataru_template_describe(const ataru_template *t, ataru_template_info *out);
 
 /* Test hooks for what a CPL3 function cannot cause by design; call right
  * after create, before the first request.

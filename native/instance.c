@@ -18,6 +18,7 @@
 #include "request.h"
 #include "run.h"
 #include "spare.h"
+#include "template.h"
 #include "timeouts.h"
 #include "util.h"
 
@@ -76,11 +77,15 @@ static int load_images(struct ataru_instance *inst, const ataru_app_spec *s, str
   if (!l) return ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "out of memory");
   const char *file = s->runtime_path;
   int rc = ataru_loader_load_runtime(l, file, &inst->rt, err->message, sizeof err->message);
-  if (rc == 0 && s->shared_path)
+  if (rc == 0 && s->shared_path) {
     rc = ataru_loader_load_shared(l, file = s->shared_path, err->message, sizeof err->message);
-  for (uint32_t k = 0; rc == 0 && k < s->num_nodes; k++)
+    if (rc == 0) rc = ataru_loader_last_init(l, &cfg->shared_init, err->message, sizeof err->message);
+  }
+  for (uint32_t k = 0; rc == 0 && k < s->num_nodes; k++) {
     rc = ataru_loader_load_function(l, file = s->nodes[k].path, &cfg->node[k].entry, err->message,
                                     sizeof err->message);
+    if (rc == 0) rc = ataru_loader_last_init(l, &cfg->node[k].init, err->message, sizeof err->message);
+  }
   ataru_loader_free(l);
   if (rc < 0) {
     err->code = ATARU_CREATE_BAD_ELF;
@@ -161,12 +166,39 @@ static void probe_xsave(struct ataru_instance *inst) {
 }
 
 /* Once everything is loaded: set the registers now, not on the first
- * request (vCPU 0 also runs the probe). A failure leaves needs_enter set:
- * the first request tries again and reports it. */
+ * request (vCPU 0 also runs the probe, unless the template's config has
+ * its answer). A failure leaves needs_enter set: the first request tries
+ * again and reports it. */
 static void enter_job(void *arg) {
   struct vcpu_job *j = arg;
   vthread_allow_all_cpus(); /* the thread was started apart */
-  if (ataru_vcpu_enter(&j->inst->vcpu[j->index]) == 0 && j->index == 0) probe_xsave(j->inst);
+  if (ataru_vcpu_enter(&j->inst->vcpu[j->index]) == 0 && j->index == 0 && !j->inst->tpl) probe_xsave(j->inst);
+}
+
+/* Guest memory from a template instead of loading: a private mapping of
+ * its memory, its areas, and a snapshot over its pages (template.h). The
+ * instance writes nothing here: an idle instance shares every page. */
+static int clone_template(struct ataru_instance *inst, const ataru_app_spec *s, ataru_error *err) {
+  struct ataru_template *t = s->tpl;
+  char msg[256];
+  if (t->num_vcpus != s->vcpus || t->num_nodes != s->num_nodes || t->shm_size != inst->shm_size)
+    return ataru_fail(err, ATARU_CREATE_BAD_SPEC, "the template is of another layout (vCPUs, nodes or shared region)");
+  inst->mem = ataru_mem_clone(t->layout, t->fd, t->offset, t->bytes, msg, sizeof msg);
+  if (!inst->mem) return ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
+  ataru_template_ref(t);
+  inst->tpl = t;
+  uint8_t *arena = ataru_mem_arena(inst->mem);
+  inst->rt = t->rt;
+  inst->hot_bytes = t->hot_bytes;
+  inst->mb_gpa = t->mb_gpa;
+  inst->mb_bytes = t->mb_bytes;
+  inst->mb = (struct ataru_mailbox *)(arena + t->mb_gpa);
+  memcpy(inst->stack_top_gpa, t->stack_top_gpa, sizeof inst->stack_top_gpa);
+  inst->shm_gpa = t->shm_gpa;
+  inst->shm = arena + t->shm_gpa;
+  inst->cfg = ataru_mem_host(inst->mem, ATARU_CONFIG_BASE, sizeof *inst->cfg);
+  if (!inst->cfg) return ataru_fail(err, ATARU_CREATE_BAD_TEMPLATE, "the template has no DAG config");
+  return 0;
 }
 
 /* Starts a thread per vCPU that has none (vCPU 0 may come from the spare)
@@ -235,6 +267,15 @@ ataru_instance *ataru_instance_create(const ataru_app_spec *spec, ataru_error *e
     goto fail;
   }
   if (ataru_dag_build(inst, spec, cfg, err) < 0) goto fail;
+  if (spec->tpl) {
+    if (clone_template(inst, spec, err) < 0 || start_vcpus(inst, err) < 0 || add_memslots(inst, err) < 0) goto fail;
+    if (ataru_snapshot_borrow(&inst->snap, ataru_mem_arena(inst->mem), inst->slot_bytes / ATARU_PAGE_SIZE,
+                              spec->tpl->page, spec->tpl->view, msg, sizeof msg) < 0) {
+      ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
+      goto fail;
+    }
+    goto vcpus;
+  }
   uint64_t stacks = (uint64_t)spec->vcpus * ATARU_STACK_SLOT;
   inst->mem = ataru_mem_create(inst->shm_size + stacks + IMAGE_RESERVE, msg, sizeof msg);
   if (!inst->mem) {
@@ -264,6 +305,7 @@ ataru_instance *ataru_instance_create(const ataru_app_spec *spec, ataru_error *e
     ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
     goto fail;
   }
+vcpus:
   if (vcpus_ready(inst, err) < 0) goto fail;
   if (ataru_timeouts_init(inst, vthread_tid(inst->thread[0])) < 0) {
     ataru_fail(err, ataru_errno_code(errno, ATARU_CREATE_INTERNAL), "timer_create: %s", strerror(errno));
@@ -296,6 +338,7 @@ void ataru_instance_destroy(ataru_instance *inst) {
   ataru_vm_close(&inst->vm);
   ataru_snapshot_free(&inst->snap);
   ataru_mem_destroy(inst->mem);
+  ataru_template_release(inst->tpl); /* after the memory that maps it */
   if (inst->node_name)
     for (uint32_t k = 0; k < inst->num_nodes; k++) free(inst->node_name[k]);
   free(inst->node_name);
@@ -317,33 +360,61 @@ uint32_t ataru_instance_sinks(ataru_instance *inst, uint16_t *out) {
   return inst->num_sinks;
 }
 
-/* Bytes of [addr, addr+len) resident and mapped only here (private), from
- * /proc/self/pagemap (bit 63: present, bit 56: exclusively mapped). Not
- * smaps: its totals are per VMA, and the kernel merges our anonymous
- * mappings with adjacent ones (malloc's, another instance's arena). */
-static uint64_t resident_private(int fd, uintptr_t addr, uint64_t len) {
-  uint64_t entries[512], total = 0;
+/* Memory of [addr, addr+len) from /proc/self/pagemap (bit 63: present,
+ * 61: a file page — here: the template's, shared —, 56: mapped once, bits
+ * 0-54: the frame, shown to CAP_SYS_ADMIN only). Private: present pages of
+ * our own (anonymous: loaded or copied on write) mapped only here. PSS adds
+ * each shared template page divided by its map count (/proc/kpagecount)
+ * or, without the frame, by the mappings of its template we know of. Not
+ * smaps: its totals are per VMA, and the kernel merges anonymous mappings
+ * with their neighbours (malloc's, another instance's arena). */
+struct mem_count {
+  int pagemap, kpagecount;
+  uint32_t sharers;     /* fallback divisor for shared pages */
+  double private_bytes, pss_bytes;
+};
+
+static void count_range(struct mem_count *c, uintptr_t addr, uint64_t len) {
+  uint64_t entries[512];
   uint64_t first = addr / ATARU_PAGE_SIZE, n = (len + ATARU_PAGE_SIZE - 1) / ATARU_PAGE_SIZE;
   for (uint64_t done = 0; done < n;) {
     uint64_t want = n - done < 512 ? n - done : 512;
-    ssize_t got = pread(fd, entries, want * 8, (off_t)((first + done) * 8));
+    ssize_t got = pread(c->pagemap, entries, want * 8, (off_t)((first + done) * 8));
     if (got <= 0) break;
-    for (ssize_t i = 0; i < got / 8; i++)
-      if ((entries[i] >> 63 & 1) && (entries[i] >> 56 & 1)) total += ATARU_PAGE_SIZE;
+    for (ssize_t i = 0; i < got / 8; i++) {
+      uint64_t e = entries[i];
+      if (!(e >> 63 & 1)) continue;
+      if (!(e >> 61 & 1)) {
+        if (e >> 56 & 1) {
+          c->private_bytes += ATARU_PAGE_SIZE;
+          c->pss_bytes += ATARU_PAGE_SIZE;
+        }
+        continue;
+      }
+      uint64_t pfn = e & ((1ull << 55) - 1), count = 0;
+      if (pfn && c->kpagecount >= 0 && pread(c->kpagecount, &count, 8, (off_t)(pfn * 8)) != 8) count = 0;
+      c->pss_bytes += (double)ATARU_PAGE_SIZE / (double)(count ? count : c->sharers);
+    }
     done += (uint64_t)got / 8;
   }
-  return total;
 }
 
 void ataru_instance_memory(ataru_instance *inst, uint64_t *private_bytes, uint64_t *pss_bytes) {
   *private_bytes = *pss_bytes = 0;
-  int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  uint64_t bytes = resident_private(fd, (uintptr_t)ataru_mem_arena(inst->mem), ataru_mem_used(inst->mem));
-  if (inst->snap.data) bytes += resident_private(fd, (uintptr_t)inst->snap.data, inst->snap.data_len);
-  close(fd);
-  /* Nothing of ours is shared (no fork): the proportional share is the same. */
-  *private_bytes = *pss_bytes = bytes;
+  struct mem_count c = {.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), .kpagecount = -1, .sharers = 1};
+  if (c.pagemap < 0) return;
+  if (inst->tpl) {
+    c.kpagecount = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
+    /* the template's view and layout arena, and each instance */
+    uint32_t refs = __atomic_load_n(&inst->tpl->refs, __ATOMIC_RELAXED);
+    c.sharers = refs + 1;
+  }
+  count_range(&c, (uintptr_t)ataru_mem_arena(inst->mem), ataru_mem_used(inst->mem));
+  if (inst->snap.data && !inst->snap.borrowed) count_range(&c, (uintptr_t)inst->snap.data, inst->snap.data_len);
+  close(c.pagemap);
+  if (c.kpagecount >= 0) close(c.kpagecount);
+  *private_bytes = (uint64_t)c.private_bytes;
+  *pss_bytes = (uint64_t)c.pss_bytes;
 }
 
 int ataru_instance_test_hook(ataru_instance *inst, unsigned flags) {

@@ -84,6 +84,7 @@ struct ataru_instance {
   vthread *thread[ATARU_MAX_VCPUS];  /* vCPU v is only run by thread[v] */
   struct vcpu_job vjob[ATARU_MAX_VCPUS];
   ataru_snapshot snap;
+  struct ataru_template *tpl;    /* made from this template (a reference), or NULL */
   uint64_t create_ns;
   int created;                   /* create() finished: requests may run */
 

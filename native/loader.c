@@ -66,6 +66,7 @@ struct ataru_loader {
   int nimg;
   int shared;                     /* index of exec[0], or -1 */
   int runtime_loaded;
+  int last;                       /* the image of the last load_shared/_function, or -1 */
   uint64_t next_slot;
   uint64_t bytes;
 };
@@ -86,7 +87,7 @@ ataru_loader *ataru_loader_new(ataru_mem *mem) {
   ataru_loader *l = calloc(1, sizeof *l);
   if (!l) return NULL;
   l->mem = mem;
-  l->shared = -1;
+  l->shared = l->last = -1;
   l->next_slot = ATARU_IMAGES_BASE;
   return l;
 }
@@ -490,7 +491,7 @@ int ataru_loader_load_shared(ataru_loader *l, const char *path, char *err, size_
   /* exec[0] is in place before its own libraries link against it. */
   int first = l->nimg;
   if (add_image(l, path, ATARU_ELF_SHARED, NULL, err, errlen) < 0) return -1;
-  l->shared = first;
+  l->shared = l->last = first;
   if (load_needed(l, first, err, errlen)) return -1;
   for (int i = l->nimg - 1; i >= first; i--)
     if (link_image(l, i, err, errlen)) return -1;
@@ -500,6 +501,7 @@ int ataru_loader_load_shared(ataru_loader *l, const char *path, char *err, size_
 int ataru_loader_load_function(ataru_loader *l, const char *path, uint64_t *entry, char *err, size_t errlen) {
   int idx = load_linked(l, path, ATARU_ELF_FUNCTION, err, errlen);
   if (idx < 0) return -1;
+  l->last = idx;
   const struct image *im = l->img[idx];
   Elf64_Sym s;
   if (elf_find_export(&im->elf, "entry", &s)) {
@@ -510,5 +512,18 @@ int ataru_loader_load_function(ataru_loader *l, const char *path, uint64_t *entr
   } else {
     *entry = im->base + im->elf.eh.e_entry;
   }
+  return 0;
+}
+
+int ataru_loader_last_init(const ataru_loader *l, uint64_t *init, char *err, size_t errlen) {
+  *init = 0;
+  if (l->last < 0) return 0;
+  const struct image *im = l->img[l->last];
+  Elf64_Sym s;
+  if (!elf_find_export(&im->elf, "ataru_init", &s)) return 0;
+  if (!elf_in_segment(&im->elf, s.st_value, 1, PF_X))
+    return fail(err, errlen, "%s: symbol ataru_init (0x%llx) is not inside an executable segment", im->label,
+                HX(s.st_value));
+  *init = sym_addr(im, &s);
   return 0;
 }

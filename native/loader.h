@@ -60,6 +60,11 @@ int ataru_loader_load_shared(ataru_loader *l, const char *path, char *err, size_
 int ataru_loader_load_function(ataru_loader *l, const char *path, uint64_t *entry,
                                char *err, size_t errlen);
 
+/* The ataru_init export of the image the last load_shared or
+ * load_function call loaded (0 when it has none): run once per app version
+ * (template.c). Returns 0, or -1 with err when the symbol is not code. */
+int ataru_loader_last_init(const ataru_loader *l, uint64_t *init, char *err, size_t errlen);
+
 /* Bytes of guest memory taken by loaded images (for statistics). */
 uint64_t ataru_loader_image_bytes(const ataru_loader *l);
 

@@ -27,19 +27,17 @@
  * so the guest never writes a page-table page (docs/platform-differences.md: dirty logging). */
 #define PTE_TABLE (PTE_P | PTE_RW | PTE_US | PTE_A)
 
-#define MAX_MAPPINGS 2048 /* ~4 per image: room for ATARU_MAX_NODES distinct functions */
-
-struct mapping {
-  uint64_t gva, len, gpa;
-  unsigned prot;
-};
+#define MAX_MAPPINGS ATARU_MEM_MAX_MAPPINGS
 
 struct ataru_mem {
   uint8_t *arena;
   uint64_t size;      /* reserved */
   uint64_t next;      /* bump pointer (guest-physical) */
   uint64_t cr3;
-  struct mapping map[MAX_MAPPINGS];
+  /* The mapping table: own (calloc'd), or a template's, shared by its
+   * instances (read-only: an instance's memory costs no table of its own). */
+  struct ataru_mem_mapping *map;
+  int owns_map;
   int nmap;
 };
 
@@ -66,10 +64,14 @@ ataru_mem *ataru_mem_create(uint64_t max_bytes, char *err, size_t errlen) {
     return NULL;
   }
   m->size = (max_bytes + ATARU_PAGE_SIZE - 1) & ~(ATARU_PAGE_SIZE - 1);
-  m->arena = mmap(NULL, m->size, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  m->map = calloc(MAX_MAPPINGS, sizeof *m->map);
+  m->owns_map = 1;
+  m->arena = m->map ? mmap(NULL, m->size, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                    : MAP_FAILED;
   if (m->arena == MAP_FAILED) {
     seterr(err, errlen, "cannot reserve %llu bytes of guest memory", (unsigned long long)m->size);
+    free(m->map);
     free(m);
     return NULL;
   }
@@ -81,7 +83,99 @@ ataru_mem *ataru_mem_create(uint64_t max_bytes, char *err, size_t errlen) {
 void ataru_mem_destroy(ataru_mem *m) {
   if (!m) return;
   munmap(m->arena, m->size);
+  if (m->owns_map) free(m->map);
   free(m);
+}
+
+/* An arena of m->size bytes: [0, bytes) a private mapping of fd, the rest
+ * anonymous (room for test mappings past the template). */
+static int map_arena(ataru_mem *m, int fd, uint64_t offset, uint64_t bytes, char *err, size_t errlen) {
+  m->arena = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m->arena == MAP_FAILED) {
+    m->arena = NULL;
+    seterr(err, errlen, "cannot reserve %llu bytes of guest memory", (unsigned long long)m->size);
+    return -1;
+  }
+  if (ataru_mem_adopt(m, fd, offset, bytes) < 0) {
+    seterr(err, errlen, "cannot map the template (%llu bytes)", (unsigned long long)bytes);
+    munmap(m->arena, m->size);
+    m->arena = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+int ataru_mem_adopt(ataru_mem *m, int fd, uint64_t offset, uint64_t bytes) {
+  if (bytes > m->size) return -1;
+  void *p = mmap(m->arena, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, (off_t)offset);
+  return p == MAP_FAILED ? -1 : 0;
+}
+
+ataru_mem *ataru_mem_clone(const ataru_mem *layout, int fd, uint64_t offset, uint64_t bytes,
+                           char *err, size_t errlen) {
+  ataru_mem *m = calloc(1, sizeof *m);
+  if (!m) {
+    seterr(err, errlen, "out of memory");
+    return NULL;
+  }
+  m->size = layout->size;
+  m->next = layout->next;
+  m->cr3 = layout->cr3;
+  m->map = layout->map;
+  m->nmap = layout->nmap;
+  if (map_arena(m, fd, offset, bytes, err, errlen) < 0) {
+    free(m);
+    return NULL;
+  }
+  return m;
+}
+
+ataru_mem *ataru_mem_from_layout(const struct ataru_mem_mapping *maps, int nmap, uint64_t next, uint64_t size,
+                                 int fd, uint64_t offset, uint64_t bytes, char *err, size_t errlen) {
+  if (nmap < 0 || nmap > MAX_MAPPINGS || next > size || bytes > size || next < ATARU_MEM_CR3 + ATARU_PAGE_SIZE ||
+      (size | next | bytes) & (ATARU_PAGE_SIZE - 1)) {
+    seterr(err, errlen, "layout out of bounds (%d mappings, %llu of %llu bytes)", nmap, (unsigned long long)next,
+           (unsigned long long)size);
+    return NULL;
+  }
+  for (int i = 0; i < nmap; i++) {
+    const struct ataru_mem_mapping *o = &maps[i];
+    if ((o->gva | o->len | o->gpa) & (ATARU_PAGE_SIZE - 1) || !o->len || o->gpa > next || o->len > next - o->gpa ||
+        o->gva + o->len < o->gva || o->gva + o->len > 0x0000800000000000ull) {
+      seterr(err, errlen, "layout mapping %d out of bounds", i);
+      return NULL;
+    }
+    for (int j = 0; j < i; j++)
+      if (o->gva < maps[j].gva + maps[j].len && maps[j].gva < o->gva + o->len) {
+        seterr(err, errlen, "layout mappings %d and %d overlap", j, i);
+        return NULL;
+      }
+  }
+  ataru_mem *m = calloc(1, sizeof *m);
+  if (!m || !(m->map = calloc(MAX_MAPPINGS, sizeof *m->map))) {
+    free(m);
+    seterr(err, errlen, "out of memory");
+    return NULL;
+  }
+  m->owns_map = 1;
+  memcpy(m->map, maps, (size_t)nmap * sizeof *maps);
+  m->nmap = nmap;
+  m->next = next;
+  m->size = size;
+  m->cr3 = ATARU_MEM_CR3;
+  if (map_arena(m, fd, offset, bytes, err, errlen) < 0) {
+    free(m->map);
+    free(m);
+    return NULL;
+  }
+  return m;
+}
+
+const struct ataru_mem_mapping *ataru_mem_layout(const ataru_mem *m, int *nmap, uint64_t *next, uint64_t *size) {
+  *nmap = m->nmap;
+  *next = m->next;
+  *size = m->size;
+  return m->map;
 }
 
 /* The leaf (4 KiB) page-table entry for gva, creating
@@ -113,7 +207,7 @@ void *ataru_mem_map(ataru_mem *m, uint64_t gva, uint64_t len, unsigned prot,
     return NULL;
   }
   for (int i = 0; i < m->nmap; i++) {
-    const struct mapping *o = &m->map[i];
+    const struct ataru_mem_mapping *o = &m->map[i];
     if (gva < o->gva + o->len && o->gva < gva + len) {
       seterr(err, errlen, "mapping 0x%llx+0x%llx overlaps 0x%llx+0x%llx",
              (unsigned long long)gva, (unsigned long long)len,
@@ -124,6 +218,16 @@ void *ataru_mem_map(ataru_mem *m, uint64_t gva, uint64_t len, unsigned prot,
   if (m->nmap == MAX_MAPPINGS) {
     seterr(err, errlen, "too many mappings (%d)", MAX_MAPPINGS);
     return NULL;
+  }
+  if (!m->owns_map) { /* a clone's first mapping of its own (test hooks) */
+    struct ataru_mem_mapping *own = calloc(MAX_MAPPINGS, sizeof *own);
+    if (!own) {
+      seterr(err, errlen, "out of memory");
+      return NULL;
+    }
+    memcpy(own, m->map, (size_t)m->nmap * sizeof *own);
+    m->map = own;
+    m->owns_map = 1;
   }
   uint64_t gpa = alloc_phys(m, len);
   if (gpa == UINT64_MAX) {
@@ -143,13 +247,13 @@ void *ataru_mem_map(ataru_mem *m, uint64_t gva, uint64_t len, unsigned prot,
     }
     *pte = (gpa + off) | flags;
   }
-  m->map[m->nmap++] = (struct mapping){gva, len, gpa, prot};
+  m->map[m->nmap++] = (struct ataru_mem_mapping){gva, len, gpa, prot, 0};
   return m->arena + gpa;
 }
 
 void *ataru_mem_host(ataru_mem *m, uint64_t gva, uint64_t len) {
   for (int i = 0; i < m->nmap; i++) {
-    const struct mapping *o = &m->map[i];
+    const struct ataru_mem_mapping *o = &m->map[i];
     if (gva >= o->gva && len <= o->len && gva - o->gva <= o->len - len)
       return m->arena + o->gpa + (gva - o->gva);
   }
@@ -158,7 +262,7 @@ void *ataru_mem_host(ataru_mem *m, uint64_t gva, uint64_t len) {
 
 void ataru_mem_mark_writable(ataru_mem *m, uint8_t *flags, uint64_t npages) {
   for (int i = 0; i < m->nmap; i++) {
-    const struct mapping *o = &m->map[i];
+    const struct ataru_mem_mapping *o = &m->map[i];
     if (!(o->prot & ATARU_PROT_W)) continue;
     for (uint64_t p = o->gpa / ATARU_PAGE_SIZE; p < (o->gpa + o->len) / ATARU_PAGE_SIZE && p < npages; p++)
       flags[p] = 1;
@@ -167,7 +271,7 @@ void ataru_mem_mark_writable(ataru_mem *m, uint8_t *flags, uint64_t npages) {
 
 int ataru_mem_prot(ataru_mem *m, uint64_t gva, unsigned *prot) {
   for (int i = 0; i < m->nmap; i++) {
-    const struct mapping *o = &m->map[i];
+    const struct ataru_mem_mapping *o = &m->map[i];
     if (gva >= o->gva && gva - o->gva < o->len) {
       *prot = o->prot;
       return 0;

@@ -22,9 +22,35 @@
 
 typedef struct ataru_mem ataru_mem;
 
+/* One ataru_mem_map() call: guest-virtual [gva, gva+len) on guest-physical
+ * [gpa, gpa+len). The table of these is the layout a template carries. */
+struct ataru_mem_mapping {
+  uint64_t gva, len, gpa;
+  uint32_t prot, pad;
+};
+#define ATARU_MEM_MAX_MAPPINGS 2048 /* ~4 per image: room for ATARU_MAX_NODES distinct functions */
+
 /* A guest-physical arena of at most max_bytes (reserved, populated lazily). */
 ataru_mem *ataru_mem_create(uint64_t max_bytes, char *err, size_t errlen);
 void ataru_mem_destroy(ataru_mem *m);
+
+/* Copy-on-write guest memory (template.c): an arena of `size` bytes whose
+ * guest-physical [0, bytes) maps fd from `offset` privately — pages the
+ * guest or host never write stay shared with every other mapping of fd.
+ * The layout (mapping table, bump pointer) is `layout`'s, shared until a
+ * later ataru_mem_map copies it. layout must outlive the clone. */
+ataru_mem *ataru_mem_clone(const ataru_mem *layout, int fd, uint64_t offset, uint64_t bytes,
+                           char *err, size_t errlen);
+/* Replaces m's own guest-physical [0, bytes) with a private mapping of fd
+ * (same contents): frees its anonymous pages once they are in fd. */
+int ataru_mem_adopt(ataru_mem *m, int fd, uint64_t offset, uint64_t bytes);
+/* A layout read back from a stored template: no arena behind it beyond a
+ * private mapping of fd. Validated: mappings in bounds and disjoint. */
+ataru_mem *ataru_mem_from_layout(const struct ataru_mem_mapping *maps, int nmap, uint64_t next, uint64_t size,
+                                 int fd, uint64_t offset, uint64_t bytes, char *err, size_t errlen);
+/* The layout, for storing: the mapping table, its length, the bump
+ * pointer and the arena size. */
+const struct ataru_mem_mapping *ataru_mem_layout(const ataru_mem *m, int *nmap, uint64_t *next, uint64_t *size);
 
 /* Map [gva, gva+len) (page aligned) with prot onto fresh zeroed physical
  * pages. Returns the host address of the (contiguous) backing, or NULL with

@@ -286,6 +286,54 @@ static void serve(void *arg) {
   }
 }
 
+/* ---- init hooks (template.c) ---- */
+
+int ataru_request_run_inits(struct ataru_instance *inst, uint64_t timeout_ns, struct failure *f, uint32_t *count) {
+  struct ataru_mailbox *mb = inst->mb;
+  struct queued_request q = {.node_id_override = ATARU_NODE_ID_DEFAULT};
+  prepare(inst, &q, 0);
+  mb->init = 1;
+  mb->init_stage = ATARU_NO_NODE;
+  mb->init_ret = 0;
+  mb->init_count = 0;
+  /* Node timeouts apply to each node's hook; the request deadline is the
+   * init's own. */
+  uint64_t request_timeout = inst->timeout_ns, bound = inst->nodes_bound_ns;
+  inst->timeout_ns = timeout_ns;
+  inst->nodes_bound_ns = 0;
+  int ok = run_dag(inst, f);
+  inst->timeout_ns = request_timeout;
+  inst->nodes_bound_ns = bound;
+  uint32_t stage = mb->init_stage; /* guest-written: checked before use */
+  if (stage != ATARU_INIT_SHARED && stage != ATARU_NO_NODE && stage >= inst->num_nodes) stage = ATARU_NO_NODE - 2;
+  *count = mb->init_count;
+  mb->init = 0;
+  ataru_run_flush_log(inst);
+  char label[160];
+  if (stage == ATARU_INIT_SHARED) snprintf(label, sizeof label, "exec[0] (the shared image)");
+  else if (stage == ATARU_NO_NODE - 2) snprintf(label, sizeof label, "an unknown node (the mailbox was overwritten)");
+  else ataru_node_label(inst, stage, label, sizeof label);
+  if (!ok) {
+    char cause[sizeof f->message];
+    memcpy(cause, f->message, sizeof cause);
+    char *deadline = strstr(cause, " (request deadline)");
+    if (deadline) snprintf(deadline, sizeof cause - (size_t)(deadline - cause), " (the init deadline)");
+    /* A fault message names the running node already; exec[0]'s hook runs
+     * outside any node. */
+    if (stage == ATARU_INIT_SHARED) snprintf(f->message, sizeof f->message, "ataru_init of exec[0]: %.480s", cause);
+    else snprintf(f->message, sizeof f->message, "ataru_init: %.480s", cause);
+    return -1;
+  }
+  if (stage != ATARU_NO_NODE) {
+    f->status = ATARU_STATUS_FUNCTION_ERROR;
+    f->node = stage < inst->num_nodes ? stage : ATARU_NO_NODE;
+    snprintf(f->message, sizeof f->message, "ataru_init of %s returned error %lld", label,
+             (long long)mb->init_ret);
+    return -1;
+  }
+  return 0;
+}
+
 /* ---- the synchronous form ---- */
 
 struct sync_wait {

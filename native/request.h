@@ -12,4 +12,10 @@
  * (vCPU 0 is kicked), a queued one completes CLOSED when its turn comes. */
 void ataru_request_close(struct ataru_instance *inst);
 
+/* Runs the app's init hooks once (template.c), on the vCPU-0 thread, as a
+ * request runs: vCPU 0 only, the deadline timeout_ns (0: none), faults
+ * contained. 0, or -1 with f filled (the hook at fault named; a hook that
+ * returned < 0 is FUNCTION_ERROR). *count: the hooks called. */
+int ataru_request_run_inits(struct ataru_instance *inst, uint64_t timeout_ns, struct failure *f, uint32_t *count);
+
 #endif

@@ -78,7 +78,38 @@ oom:
   return -1;
 }
 
+uint32_t *ataru_snapshot_classify(const uint8_t *arena, uint64_t npages, const uint8_t *writable) {
+  uint32_t *page = calloc(npages ? npages : 1, sizeof *page);
+  if (!page) return NULL;
+  for (uint64_t p = 0; p < npages; p++) {
+    if (!writable[p]) page[p] = SNAP_KEEP;
+    else if (!page_is_zero(arena + p * ATARU_PAGE_SIZE)) page[p] = (uint32_t)(p + 1);
+  }
+  return page;
+}
+
+int ataru_snapshot_borrow(ataru_snapshot *s, uint8_t *arena, uint64_t npages, uint32_t *page,
+                          uint8_t *data, char *err, size_t errlen) {
+  memset(s, 0, sizeof *s);
+  s->borrowed = 1;
+  s->arena = arena;
+  s->npages = npages;
+  s->page = page;
+  s->data = data;
+  s->bitmap_len = ((npages + 63) / 64) * 8;
+  s->bitmap = calloc(1, s->bitmap_len);
+  s->hot = calloc(npages ? npages : 1, 1);
+  if (s->bitmap && s->hot) return 0;
+  ataru_snapshot_free(s);
+  ataru_seterr(err, errlen, "out of memory for the reset state");
+  return -1;
+}
+
 void ataru_snapshot_free(ataru_snapshot *s) {
+  if (s->borrowed) {
+    s->page = NULL;
+    s->data = NULL;
+  }
   if (s->data) munmap(s->data, s->data_len);
   free(s->page);
   free(s->bitmap);

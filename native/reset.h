@@ -23,6 +23,7 @@ typedef struct ataru_snapshot {
    * page was last seen written while left unprotected. */
   uint8_t *hot;
   uint32_t nhot;
+  int borrowed;         /* page and data belong to a template (template.c) */
 } ataru_snapshot;
 
 #define SNAP_KEEP UINT32_MAX
@@ -34,6 +35,16 @@ typedef struct ataru_snapshot {
 int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, const uint8_t *writable,
                         uint64_t zero_gpa, uint64_t zero_len, char *err, size_t errlen);
 void ataru_snapshot_free(ataru_snapshot *s);
+
+/* Classifies arena[0, npages pages) as a template does: SNAP_KEEP where
+ * writable[p] is 0, 0 for a zero page, else 1 + p (the page's own index:
+ * a template's data is guest-physical memory itself). calloc'd; NULL when
+ * out of memory. */
+uint32_t *ataru_snapshot_classify(const uint8_t *arena, uint64_t npages, const uint8_t *writable);
+/* A snapshot over a template's classes and data (both borrowed, never
+ * copied: resets copy straight from the template). */
+int ataru_snapshot_borrow(ataru_snapshot *s, uint8_t *arena, uint64_t npages, uint32_t *page,
+                          uint8_t *data, char *err, size_t errlen);
 
 /* Restores guest-physical [gpa, gpa+len) (what the host itself wrote:
  * KVM's dirty log does not see host writes). */

@@ -38,8 +38,9 @@ ATARU_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -ffreestanding -fno-stack-protector
 ATARU_LDFLAGS := -nostdlib -Wl,-z,max-page-size=4096 -Wl,-z,common-page-size=4096 \
   -Wl,-z,separate-code -Wl,-z,now -Wl,-z,relro -Wl,-z,noexecstack \
   -Wl,--hash-style=both -Wl,--build-id=none
+# entry and the optional init hook are the exports the host looks up.
 ATARU_FUNCTION_FLAGS := -fPIE -pie -Wl,--no-dynamic-linker -Wl,-e,entry \
-  -Wl,--export-dynamic-symbol=entry
+  -Wl,--export-dynamic-symbol=entry -Wl,--export-dynamic-symbol=ataru_init
 ATARU_SHARED_FLAGS := -fPIC -shared
 
 ATARU_LIBATARU := $(ATARU_SDK)/build/libataru.a

@@ -103,6 +103,8 @@ export const serverConfigSchema = z
     /** 0: any free port (tests); null: no HTTP API. */
     httpPort: port.nullable().default(DEFAULT_HTTP_PORT),
     dataDir: z.string().min(1).default(join(homedir(), '.ataru')),
+    /** Run every app's ataru_init again instead of mapping its stored template (the new one is stored). */
+    reinit: z.boolean().default(false),
     /** Folders that control-port definitions may load functions from. */
     functionRoots: z.array(z.string().min(1)).default([process.cwd()]),
     /** Accept control-port deploys from non-loopback peers. */

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'OUTPUT_TOO_LARGE'
   | 'CLOSED' // the app or server is shutting down
   | 'KVM_UNAVAILABLE'
+  | 'INIT_FAILED' // an app's ataru_init hook failed, faulted or timed out at deploy
   | 'INTERNAL';
 
 /** Where in the input a problem was found. */
@@ -99,6 +100,7 @@ export function httpStatusOf(code: ErrorCode): number {
       return 413;
     case 'FUNCTION_ERROR':
     case 'FAULT':
+    case 'INIT_FAILED':
       return 422;
     case 'BUSY':
       return 429;

@@ -22,6 +22,19 @@
  *
  * There is no OS: no system calls, no heap unless you bring one, no files.
  * Memory is reset after every request unless the app keeps state.
+ *
+ * Optional, once per app version: a function (or exec[0], the shared image)
+ * may also export
+ *
+ *     long ataru_init(void *shm, uint64_t shm_size);
+ *
+ * It runs once, at deploy, inside the VM (exec[0]'s first, then each node's
+ * in node order), before any request: build tables, parse a model, warm a
+ * cache. Whatever memory it leaves behind (globals, heap, the shared region)
+ * is the clean state every request starts from, on every instance; requests
+ * still never see each other's writes. Return >= 0 for success; a negative
+ * value, a fault or running past the app's timeout fails the deploy with an
+ * error naming the node. Registers and FPU start clean as for entry.
  */
 #ifndef ATARU_H
 #define ATARU_H
@@ -48,6 +61,10 @@ size_t strlen(const char *s);
 int ataru_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* snprintf with the same formats as ataru_log. */
+/* The optional init hook described above (declared so a typo in its name
+ * or type is a compile error rather than a hook that never runs). */
+long ataru_init(void *shm, uint64_t shm_size);
+
 int ataru_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #if defined(__x86_64__)

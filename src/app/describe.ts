@@ -31,7 +31,7 @@ export function summarizeDefinition(def: AppDefinition): string {
   const lines = [
     `app ${def.name}: ${n} node${n === 1 ? '' : 's'}, ${def.edges.length} edge${def.edges.length === 1 ? '' : 's'}`,
     `  ${def.conn_type} port ${def.conn_port === 0 ? 'any' : def.conn_port}, msg_len ${formatSize(def.msg_len)}, pktcnt ${def.pktcnt}`,
-    `  timeout ${def.timeout_ms} ms, instances ${def.instances === 0 ? 'auto' : def.instances}, vcpus ${def.vcpus}, reply ${def.reply}, state ${def.state}, shm ${formatSize(def.shm_size)}, queue ${def.queue_limit}`,
+    `  timeout ${def.timeout_ms} ms, instances ${describePool(def)}, vcpus ${def.vcpus}, reply ${def.reply}, state ${def.state}, shm ${formatSize(def.shm_size)}, queue ${def.queue_limit}`,
   ];
   if (def.shared) lines.push(`  shared: ${functionLabel(def.shared)}`);
   lines.push('nodes:');
@@ -42,4 +42,13 @@ export function summarizeDefinition(def: AppDefinition): string {
   lines.push(`roots: ${named(def, roots(def.edges, n))}`, `sinks: ${named(def, sinks(def.edges, n))}`, 'edges:');
   lines.push(...describeDag(def));
   return lines.join('\n');
+}
+
+/** "auto", "4", or "1..8" when the pool follows load. */
+function describePool(def: AppDefinition): string {
+  const base = def.instances === 0 ? 'auto' : String(def.instances);
+  if (!def.min_instances && !def.max_instances) return base;
+  const min = def.min_instances || (def.instances === 0 ? 'auto' : def.instances);
+  const max = def.max_instances || (def.instances === 0 ? 'auto' : def.instances);
+  return `${min}..${max}`;
 }

@@ -66,6 +66,13 @@ const appDefinitionSchema = z
       .describe('Edges parent -> child'),
     timeout_ms: int(RANGES.timeout_ms).default(DEFAULTS.timeout_ms).describe('Request deadline, ms'),
     instances: int(RANGES.instances).default(DEFAULTS.instances).describe('VMs in the pool; 0: sized to the machine'),
+    min_instances: int(RANGES.min_instances).default(DEFAULTS.min_instances).describe('Fewest VMs kept; 0: as instances'),
+    max_instances: int(RANGES.max_instances)
+      .default(DEFAULTS.max_instances)
+      .describe('Most VMs the pool grows to while requests queue; 0: as instances'),
+    idle_release_ms: int(RANGES.idle_release_ms)
+      .default(DEFAULTS.idle_release_ms)
+      .describe('An idle VM beyond min_instances is released after this long, ms'),
     vcpus: int(RANGES.vcpus).default(DEFAULTS.vcpus),
     reply: z.enum(['frames', 'none']).default(DEFAULTS.reply).describe('Per-request reply frames on the data port'),
     state: z.enum(['reset', 'keep']).default(DEFAULTS.state).describe('reset: clean memory per request; keep: as the original'),
@@ -249,6 +256,9 @@ function fromInput(input: JsonInput, file?: string): AppDefinition {
     edges: order.map((i) => given[i]),
     timeout_ms: input.timeout_ms,
     instances: input.instances,
+    min_instances: input.min_instances,
+    max_instances: input.max_instances,
+    idle_release_ms: input.idle_release_ms,
     vcpus: input.vcpus,
     reply: input.reply,
     state: input.state,
@@ -292,6 +302,9 @@ function toJsonObject(def: AppDefinition): Record<string, unknown> {
     edges: def.edges.map((e) => ({ from: def.nodes[e.from].id, to: def.nodes[e.to].id })),
     timeout_ms: def.timeout_ms,
     instances: def.instances,
+    min_instances: def.min_instances,
+    max_instances: def.max_instances,
+    idle_release_ms: def.idle_release_ms,
     vcpus: def.vcpus,
     reply: def.reply,
     state: def.state,

@@ -18,7 +18,13 @@ export const ORIGINAL_KEYS = [
 ] as const;
 
 /** Ataru's top-level extension keys (fields of AppDefinition with DEFAULTS). */
-export const EXTENSION_KEYS = ['timeout_ms', 'instances', 'vcpus', 'reply', 'state', 'shm_size', 'queue_limit'] as const;
+export const EXTENSION_KEYS = [
+  'timeout_ms',
+  'instances',
+  'min_instances',
+  'max_instances',
+  'idle_release_ms',
+  'vcpus', 'reply', 'state', 'shm_size', 'queue_limit'] as const;
 
 export const REQUIRED_KEYS = ['name', 'num_nodes', 'msg_len', 'dag'] as const;
 

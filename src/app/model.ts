@@ -54,8 +54,14 @@ export interface AppDefinition {
   // ---- Ataru extensions (template keys documented in docs/app-definitions.md) ----
   /** Request deadline in ms. */
   timeout_ms: number;
-  /** Pool size (VMs). 0: sized to the machine. */
+  /** Pool size (VMs). 0: sized to the machine. Fixes both bounds unless min/max_instances say otherwise. */
   instances: number;
+  /** Fewest VMs kept (0: as `instances`). */
+  min_instances: number;
+  /** Most VMs the pool grows to while requests queue (0: as `instances`). */
+  max_instances: number;
+  /** An idle VM beyond min_instances is released after this long, ms. */
+  idle_release_ms: number;
   /** vCPUs per instance. */
   vcpus: number;
   /** Per-request replies on the data port. */
@@ -84,6 +90,9 @@ export const DEFAULTS = {
   pktcnt: 0,
   timeout_ms: 1000,
   instances: 0,
+  min_instances: 0,
+  max_instances: 0,
+  idle_release_ms: 30_000,
   vcpus: 1,
   reply: 'frames' as ReplyMode,
   state: 'reset' as StateMode,

@@ -23,6 +23,9 @@ export const RANGES = {
   num_nodes: { min: 1, max: LIMITS.maxNodes, what: 'a node count' },
   timeout_ms: { min: 1, max: LIMITS.maxTimeoutMs, what: 'a timeout in ms' },
   instances: { min: 0, max: LIMITS.maxInstances, what: 'an instance count (0: sized to the machine)' },
+  min_instances: { min: 0, max: LIMITS.maxInstances, what: 'an instance count (0: as instances)' },
+  max_instances: { min: 0, max: LIMITS.maxInstances, what: 'an instance count (0: as instances)' },
+  idle_release_ms: { min: 1, max: LIMITS.maxTimeoutMs, what: 'a time in ms' },
   vcpus: { min: 1, max: LIMITS.maxVcpus, what: 'a vCPU count' },
   shm_size: { min: LIMITS.pageSize, max: LIMITS.maxShmSize, what: 'a region size in bytes' },
   queue_limit: { min: 0, max: LIMITS.maxQueueLimit, what: 'a queue length' },
@@ -63,8 +66,22 @@ export function validateDefinition(def: AppDefinition): Problem[] {
   if (def.conn_type !== 'tcp' && def.conn_type !== 'raw') add('conn_type', `expected tcp or raw, found ${quote(def.conn_type)}`);
   add('server_ip', stringMessage(def.server_ip, false));
   add('result_ip', stringMessage(def.result_ip, false));
-  for (const key of ['conn_port', 'result_port', 'pktcnt', 'timeout_ms', 'instances', 'vcpus', 'queue_limit'] as const) {
+  for (const key of [
+    'conn_port',
+    'result_port',
+    'pktcnt',
+    'timeout_ms',
+    'instances',
+    'min_instances',
+    'max_instances',
+    'idle_release_ms',
+    'vcpus',
+    'queue_limit',
+  ] as const) {
     add(key, rangeMessage(def[key], RANGES[key]));
+  }
+  if (def.min_instances > 0 && def.max_instances > 0 && def.min_instances > def.max_instances) {
+    add('max_instances', `expected at least min_instances (${def.min_instances}), found ${def.max_instances}`);
   }
   const shmMessage = rangeMessage(def.shm_size, RANGES.shm_size);
   add('shm_size', shmMessage);

@@ -54,7 +54,7 @@ export class ClusterHandle implements AppHandle {
       run: NONE,
       nodes: d.nodes.map(() => NONE),
       memory: [],
-      instances: { total: 0, busy: 0, queued: 0, replaced: 0 },
+      instances: { total: 0, busy: 0, queued: 0, replaced: 0, min: 0, max: 0, grown: 0, released: 0 },
     };
   }
 

@@ -12,8 +12,9 @@ import type { ByteBudget } from './byte-budget.js';
 import { Fifo } from './fifo.js';
 import { LogLimiter } from './log-limiter.js';
 import { ReplaceThrottle } from './replace-throttle.js';
-import { native, type NativeHandle, type NativeResult } from './native.js';
+import { native, type NativeHandle, type NativeResult, type NativeTemplate } from './native.js';
 import { buildSpec, createError, type ResolvedSpec } from './spec.js';
+import { obtainTemplate } from './template-store.js';
 import { StreamingStats } from './stats.js';
 import { errorCodeOf, runError } from './status.js';
 import type { AppHandle, AppStats, LoadOptions, RunOptions, RunResult } from './types.js';
@@ -25,6 +26,8 @@ interface PooledInstance {
   handle: NativeHandle;
   /** Id of the request running on it (log lines are tagged with it). */
   requestId: number;
+  /** When it last became idle (performance.now()), for releasing extra instances. */
+  idleSince: number;
 }
 
 interface Waiting {
@@ -48,7 +51,20 @@ export async function loadApp(def: AppDefinition, opts: LoadOptions): Promise<Ap
 export class App implements AppHandle {
   readonly definition: AppDefinition;
   private readonly resolved: ResolvedSpec;
-  private readonly poolSize: number;
+  /** The pool's bounds: min instances are kept, up to max while requests queue. */
+  private readonly poolMin: number;
+  private readonly poolMax: number;
+  private readonly templateStore?: LoadOptions['templateStore'];
+  private template?: NativeTemplate;
+  private templateFromStore = false;
+  private storedKey?: string;
+  /** Instances being made to follow load (counted against poolMax). */
+  private growing = 0;
+  /** Pool places taken by an instance being made (grown or replaced). */
+  private readonly reserved = new Set<number>();
+  private grown = 0;
+  private released = 0;
+  private idleTimer?: NodeJS.Timeout;
   private readonly instances: (PooledInstance | undefined)[] = [];
   private readonly idle: PooledInstance[] = [];
   private readonly queue = new Fifo<Waiting>();
@@ -76,7 +92,8 @@ export class App implements AppHandle {
   constructor(def: AppDefinition, opts: LoadOptions, resolved: ResolvedSpec) {
     this.definition = def;
     this.resolved = resolved;
-    this.poolSize = App.poolSizeOf(def);
+    [this.poolMin, this.poolMax] = App.poolBoundsOf(def);
+    this.templateStore = opts.templateStore;
     this.nodes = def.nodes.map(() => new StreamingStats());
     if (opts.onLog) this.limiter = new LogLimiter(opts.onLog);
     this.queueBudget = opts.queueBudget;
@@ -85,16 +102,29 @@ export class App implements AppHandle {
     this.maxOutputBytes = Math.min(opts.maxOutputBytes ?? 0xffff_ffff, 0xffff_ffff);
   }
 
-  /** The pool size this definition asks for (instances 0: one per host CPU). */
+  /** The pool size this definition starts with (instances 0: one per host CPU). */
   static poolSizeOf(def: AppDefinition): number {
-    return def.instances > 0 ? def.instances : availableParallelism();
+    return App.poolBoundsOf(def)[0];
   }
 
-  /** Creates the pool in parallel; on any failure frees what was made. t0: when the load began. */
+  /** [min, max] instances: `instances` fixes both unless min/max_instances are given (0: as `instances`). */
+  static poolBoundsOf(def: AppDefinition): [number, number] {
+    const base = def.instances > 0 ? def.instances : availableParallelism();
+    const min = def.min_instances > 0 ? def.min_instances : def.max_instances > 0 && def.instances === 0 ? 1 : base;
+    const max = def.max_instances > 0 ? def.max_instances : Math.max(min, base);
+    return [min, Math.max(min, max)];
+  }
+
+  /** The template (load, link, init once), then the pool from it in
+   * parallel; on any failure frees what was made. t0: when the load began. */
   async start(t0: number): Promise<void> {
+    const got = await obtainTemplate(this.resolved, this.logSpec({ requestId: 0 }), this.definition.name, this.templateStore);
+    this.template = got.template;
+    this.templateFromStore = got.fromStore;
+    this.storedKey = got.key;
     let first = true;
     const made = await Promise.allSettled(
-      Array.from({ length: this.poolSize }, (_, i) =>
+      Array.from({ length: this.poolMin }, (_, i) =>
         this.buildInstance(i).then((inst) => {
           if (first) {
             first = false;
@@ -109,19 +139,34 @@ export class App implements AppHandle {
       await Promise.all(
         made.map((r) => (r.status === 'fulfilled' ? native().destroy(r.value.handle) : undefined)),
       );
+      native().releaseTemplate(this.template);
+      this.template = undefined;
       throw failed.reason;
     }
     for (const r of made) if (r.status === 'fulfilled') this.addInstance(r.value);
+    if (this.poolMax > this.poolMin) {
+      // Checks twice per release period; never keeps the process alive.
+      const every = Math.max(10, Math.floor(this.definition.idle_release_ms / 2));
+      this.idleTimer = setInterval(() => this.releaseIdle(), every);
+      this.idleTimer.unref();
+    }
   }
 
-  private async buildInstance(index: number): Promise<PooledInstance> {
-    const inst = { index, requestId: 0 } as PooledInstance;
+  /** The spec with this app's log routing; who.requestId is read when a line arrives. */
+  private logSpec(who: { requestId: number }): ResolvedSpec['spec'] {
     const spec = { ...this.resolved.spec };
     const limiter = this.limiter;
     if (limiter) {
       const app = this.definition.name;
-      spec.onLog = (node, message, dropped) => limiter.offer({ app, node, requestId: inst.requestId }, message, dropped);
+      spec.onLog = (node, message, dropped) => limiter.offer({ app, node, requestId: who.requestId }, message, dropped);
     }
+    return spec;
+  }
+
+  private async buildInstance(index: number): Promise<PooledInstance> {
+    const inst = { index, requestId: 0, idleSince: performance.now() } as PooledInstance;
+    const spec = this.logSpec(inst);
+    spec.template = this.template;
     try {
       inst.handle = await native().createInstance(spec);
     } catch (err) {
@@ -133,7 +178,68 @@ export class App implements AppHandle {
 
   private addInstance(inst: PooledInstance): void {
     this.instances[inst.index] = inst;
+    inst.idleSince = performance.now();
     this.idle.push(inst);
+  }
+
+  private liveCount(): number {
+    let n = 0;
+    for (const s of this.instances) if (s) n++;
+    return n;
+  }
+
+  /** Requests are queueing: one more instance from the template, up to
+   * max_instances (made off the request path; the queue's head gets the
+   * first instance to free up, new or old). */
+  private grow(): void {
+    if (this.closing || !this.template || this.liveCount() + this.growing >= this.poolMax) return;
+    let index = 0;
+    while (this.instances[index] !== undefined || this.reserved.has(index)) index++;
+    this.reserved.add(index);
+    this.growing++;
+    this.busy++; // counts as work for close()
+    this.buildInstance(index).then(
+      (fresh) => {
+        this.growing--;
+        this.busy--;
+        this.reserved.delete(index);
+        if (this.closing) {
+          void native().destroy(fresh.handle);
+          if (this.busy === 0) this.drained?.();
+          return;
+        }
+        this.grown++;
+        this.instances[fresh.index] = fresh;
+        this.busy++;
+        this.release(fresh, false);
+      },
+      (err: unknown) => {
+        this.growing--;
+        this.busy--;
+        this.reserved.delete(index);
+        if (!this.closing) log.warn({ app: this.definition.name, err }, 'cannot add an instance under load');
+        if (this.busy === 0 && this.queue.length === 0) this.drained?.();
+      },
+    );
+  }
+
+  /** Releases instances beyond min_instances idle for idle_release_ms. */
+  private releaseIdle(): void {
+    if (this.closing) return;
+    const cutoff = performance.now() - this.definition.idle_release_ms;
+    let live = this.liveCount();
+    for (let i = 0; i < this.idle.length && live > this.poolMin; ) {
+      const inst = this.idle[i];
+      if (inst.idleSince > cutoff) {
+        i++;
+        continue;
+      }
+      this.idle.splice(i, 1);
+      this.instances[inst.index] = undefined;
+      live--;
+      this.released++;
+      void native().destroy(inst.handle);
+    }
   }
 
   run(input: Buffer, opts?: RunOptions): Promise<RunResult> {
@@ -166,9 +272,11 @@ export class App implements AppHandle {
     // whole chunk alive while it waits: queue a copy, so the bytes counted
     // against maxQueuedBytes are the bytes held.
     const held = input.buffer.byteLength > input.length ? Buffer.from(input) : input;
-    return new Promise((resolve, reject) =>
+    const queued = new Promise<RunResult>((resolve, reject) =>
       this.queue.push({ input: held, nodeId: opts?.nodeId, queuedAt: performance.now(), resolve, reject }),
     );
+    if (this.queue.length > this.growing) this.grow();
+    return queued;
   }
 
   private async dispatch(inst: PooledInstance, input: Buffer, nodeId: bigint | undefined, queueNs: number): Promise<RunResult> {
@@ -239,6 +347,7 @@ export class App implements AppHandle {
         this.dispatch(inst, next.input, next.nodeId, queueNs).then(next.resolve, next.reject);
         return;
       }
+      inst.idleSince = performance.now();
       this.idle.push(inst);
     }
     if (this.busy === 0 && this.queue.length === 0) this.drained?.();
@@ -248,6 +357,7 @@ export class App implements AppHandle {
    * (after a back-off when it keeps happening: replace-throttle.ts). */
   private replace(inst: PooledInstance): void {
     this.instances[inst.index] = undefined;
+    this.reserved.add(inst.index);
     const { delayMs, report, unreported } = this.throttle.next();
     if (report) {
       log.warn(
@@ -263,6 +373,7 @@ export class App implements AppHandle {
       .then(
         (fresh) => {
           this.busy--;
+          this.reserved.delete(inst.index);
           if (this.closing) {
             void native().destroy(fresh.handle);
             if (this.busy === 0) this.drained?.();
@@ -274,6 +385,7 @@ export class App implements AppHandle {
         },
         (err: unknown) => {
           this.busy--;
+          this.reserved.delete(inst.index);
           if (!this.closing) log.error({ app: this.definition.name, instance: inst.index, err }, 'cannot replace an instance');
           if (this.instances.every((s) => s === undefined)) {
             for (const w of this.queue.drain()) {
@@ -331,8 +443,35 @@ export class App implements AppHandle {
       run: this.host.summary(),
       nodes: this.nodes.map((s) => s.summary()),
       memory: this.closing ? [] : live.map((s) => native().memory(s.handle)),
-      instances: { total: live.length, busy: this.busy, queued: this.queue.length, replaced: this.throttle.replaced },
+      instances: {
+        total: live.length,
+        busy: this.busy - this.growing,
+        queued: this.queue.length,
+        replaced: this.throttle.replaced,
+        min: this.poolMin,
+        max: this.poolMax,
+        grown: this.grown,
+        released: this.released,
+      },
+      template: this.templateStats(),
     };
+  }
+
+  private templateStats(): AppStats['template'] {
+    if (!this.template || this.closing) return undefined;
+    const t = native().templateInfo(this.template);
+    return {
+      guestBytes: t.guestBytes,
+      dataBytes: t.dataBytes,
+      inits: t.inits,
+      initUs: t.initNs / 1000,
+      buildUs: t.buildNs / 1000,
+      fromStore: this.templateFromStore,
+    };
+  }
+
+  templateKey(): string | undefined {
+    return this.storedKey;
   }
 
   saturated(): boolean {
@@ -356,6 +495,7 @@ export class App implements AppHandle {
   close(): Promise<void> {
     if (!this.closed) {
       this.closing = true;
+      if (this.idleTimer) clearInterval(this.idleTimer);
       for (const wake of [...this.backingOff]) wake();
       this.closed = (async () => {
         if (this.busy > 0 || this.queue.length > 0) await new Promise<void>((r) => (this.drained = r));
@@ -363,6 +503,8 @@ export class App implements AppHandle {
         this.instances.length = 0;
         this.idle.length = 0;
         await Promise.all(live.map((s) => native().destroy(s.handle)));
+        if (this.template) native().releaseTemplate(this.template); // instances keep their own references
+        this.template = undefined;
         this.limiter?.flush({ app: this.definition.name, node: -1, requestId: this.requestSeq });
       })();
     }

@@ -8,6 +8,23 @@ import { addonPath } from './paths.js';
 
 /** An opaque native instance (a VM holding a whole app). */
 export type NativeHandle = { readonly __brand: 'ataru.instance' };
+/** An opaque template: an app version loaded, linked and initialised once (native/template.h). */
+export type NativeTemplate = { readonly __brand: 'ataru.template' };
+
+export interface NativeTemplateInfo {
+  /** Guest-physical memory of each instance. */
+  guestBytes: number;
+  /** Of which non-zero: what the template holds, shared by every instance. */
+  dataBytes: number;
+  /** ataru_init hooks that ran when it was built (0 when opened from a file). */
+  inits: number;
+  /** Instances made from it that are alive. */
+  instances: number;
+  initNs: number;
+  buildNs: number;
+  /** Mapped from a stored file rather than built. */
+  opened: boolean;
+}
 
 export interface NativeNodeSpec {
   name: string;
@@ -29,6 +46,10 @@ export interface NativeAppSpec {
   vcpus: number;
   timeoutUs: number;
   keepState: boolean;
+  /** The init hooks' deadline; 0 or absent: timeoutUs, else 60 s. */
+  initTimeoutUs?: number;
+  /** Make the instance copy-on-write from this template (of the same spec). */
+  template?: NativeTemplate;
   /** Called on the main thread for each function log line. Must not throw. */
   onLog?: (node: number, message: string | undefined, dropped: number) => void;
 }
@@ -71,6 +92,15 @@ export interface NativeConstants {
 
 export interface NativeAddon {
   createInstance(spec: NativeAppSpec): Promise<NativeHandle>;
+  /** Loads, links and runs every ataru_init hook once (code INIT_FAILED names the hook at fault). */
+  createTemplate(spec: NativeAppSpec): Promise<NativeTemplate>;
+  /** A stored template of this spec and key (code BAD_TEMPLATE when it does not match or is damaged). */
+  openTemplate(spec: NativeAppSpec, path: string, key: string): Promise<NativeTemplate>;
+  /** Stores it (to a temporary name, then renamed). */
+  saveTemplate(t: NativeTemplate, path: string, key: string): Promise<void>;
+  /** Drops JS's reference; its instances keep theirs. */
+  releaseTemplate(t: NativeTemplate): void;
+  templateInfo(t: NativeTemplate): NativeTemplateInfo;
   run(h: NativeHandle, input: Buffer, nodeIdOverride?: bigint): Promise<NativeResult>;
   destroy(h: NativeHandle): Promise<void>;
   memory(h: NativeHandle): { privateBytes: number; pssBytes: number };

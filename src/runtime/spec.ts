@@ -97,14 +97,14 @@ function checkElf(path: string, kind: ElfKind, where: { node?: number; field?: s
 }
 
 /** Why the core refused to create an instance (ATARU_CREATE_ERROR_LIST). */
-type CreateErrorCode = 'BAD_SPEC' | 'BAD_ELF' | 'KVM_UNAVAILABLE' | 'NO_RESOURCES' | 'INTERNAL';
+type CreateErrorCode = 'BAD_SPEC' | 'BAD_ELF' | 'KVM_UNAVAILABLE' | 'NO_RESOURCES' | 'INIT_FAILED' | 'BAD_TEMPLATE' | 'INTERNAL';
 
 /**
  * The error for a failed ataru_instance_create, classified by the code the
  * core gives it (never by reading the message).
  */
 export function createError(err: unknown, resolved: Pick<ResolvedSpec, 'spec'>): AtaruError {
-  const e = err as Error & { code?: CreateErrorCode; file?: string };
+  const e = err as Error & { code?: CreateErrorCode; file?: string; node?: number };
   const message = e.message;
   switch (e.code) {
     case 'KVM_UNAVAILABLE':
@@ -115,6 +115,8 @@ export function createError(err: unknown, resolved: Pick<ResolvedSpec, 'spec'>):
     }
     case 'BAD_SPEC':
       return new AtaruError('BAD_DEFINITION', message);
+    case 'INIT_FAILED':
+      return new AtaruError('INIT_FAILED', message, e.node !== undefined ? { node: e.node } : undefined);
     case 'NO_RESOURCES':
       return new AtaruError('BUSY', `out of resources creating an instance: ${message}`);
     default:

@@ -46,8 +46,22 @@ export interface AppStats {
   run: Summary; // host time per request
   nodes: Summary[]; // per node in-VM time
   memory: { privateBytes: number; pssBytes: number }[]; // per instance
-  /** replaced: instances the core took out of service and the pool rebuilt. */
-  instances: { total: number; busy: number; queued: number; replaced: number };
+  /** replaced: instances the core took out of service and the pool rebuilt;
+   * min/max: the pool's bounds; grown/released: instances added under load
+   * and idle ones released since deploy. */
+  instances: {
+    total: number;
+    busy: number;
+    queued: number;
+    replaced: number;
+    min: number;
+    max: number;
+    grown: number;
+    released: number;
+  };
+  /** The version's template (loaded, linked, initialised once): its
+   * memory, the init hooks run and whether it came from the store. */
+  template?: { guestBytes: number; dataBytes: number; inits: number; initUs: number; buildUs: number; fromStore: boolean };
 }
 
 export interface LoadOptions {
@@ -59,6 +73,8 @@ export interface LoadOptions {
   queueBudget?: ByteBudget;
   /** Largest total sink output of a request (OUTPUT_TOO_LARGE beyond it). */
   maxOutputBytes?: number;
+  /** Where templates are stored across restarts (the server's data dir); absent: built per deploy, not kept. */
+  templateStore?: import('./template-store.js').TemplateStoreOptions;
   /** Tests only: native test-hook flags set on every instance the pool builds (native().constants.testHooks). */
   _testHooks?: number;
 }
@@ -79,4 +95,6 @@ export interface AppHandle {
   saturated?(): boolean;
   /** Stops taking requests, lets in-flight ones finish, frees the VMs. */
   close(): Promise<void>;
+  /** The fingerprint of its stored template, if it has one (src/runtime/template-store.ts). */
+  templateKey?(): string | undefined;
 }

@@ -119,7 +119,7 @@ export class Metrics {
     this.coldStartSeconds = new FastHistogram('ataru_cold_start_seconds', 'Deploy to first instance ready', exponentialBuckets(1e-4, 2, 16), this.registry);
     new Gauge({
       name: 'ataru_instances',
-      help: 'Instance pool per app: total, busy; and queued requests',
+      help: 'Instance pool per app: total, busy, the pool bounds min and max; and queued requests',
       labelNames: ['app', 'state'],
       registers,
       collect() {
@@ -128,6 +128,43 @@ export class Metrics {
           this.set({ app: s.name, state: 'total' }, s.instances.total);
           this.set({ app: s.name, state: 'busy' }, s.instances.busy);
           this.set({ app: s.name, state: 'queued' }, s.instances.queued);
+          this.set({ app: s.name, state: 'min' }, s.instances.min);
+          this.set({ app: s.name, state: 'max' }, s.instances.max);
+        }
+      },
+    });
+    // Gauges, not counters: they restart with each loaded version (as replaced).
+    new Gauge({
+      name: 'ataru_instances_grown',
+      help: 'Instances added from the template while requests queued, per loaded app version',
+      labelNames: ['app'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of statsOf()) this.set({ app: s.name }, s.instances.grown);
+      },
+    });
+    new Gauge({
+      name: 'ataru_instances_released',
+      help: 'Idle instances beyond min_instances released, per loaded app version',
+      labelNames: ['app'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of statsOf()) this.set({ app: s.name }, s.instances.released);
+      },
+    });
+    new Gauge({
+      name: 'ataru_app_template_bytes',
+      help: "The version's template: guest memory of each instance (kind=guest) and its non-zero data shared by all (kind=data)",
+      labelNames: ['app', 'kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of statsOf()) {
+          if (!s.template) continue;
+          this.set({ app: s.name, kind: 'guest' }, s.template.guestBytes);
+          this.set({ app: s.name, kind: 'data' }, s.template.dataBytes);
         }
       },
     });

@@ -16,6 +16,7 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pruneTemplates } from '../runtime/template-store.js';
 import type { BlockList } from 'node:net';
 import type { AppDefinition } from '../app/model.js';
 import type { ServerConfig } from '../config.js';
@@ -154,6 +155,7 @@ export class AppRegistry {
     await app.dataPort.close(true);
     await app.current.handle.close();
     this.released(app.current);
+    this.pruneTemplates();
     this.deps.log.info({ app: name, origin }, 'app removed');
   }
 
@@ -195,6 +197,21 @@ export class AppRegistry {
       this.deps.log.warn({ err: (e as Error).message }, 'could not delete a version folder');
     }
     this.release(v.blobs);
+  }
+
+  /** Stored templates of versions no longer deployed are deleted (not at
+   * shutdown: a restart maps the stored ones). */
+  private pruneTemplates(): void {
+    const keep = new Set<string>();
+    for (const a of this.apps.values()) {
+      const k = a.current.handle.templateKey?.();
+      if (k) keep.add(k);
+    }
+    try {
+      pruneTemplates(join(this.deps.config.dataDir, 'templates'), keep);
+    } catch (e) {
+      this.deps.log.warn({ err: (e as Error).message }, 'could not delete a stored template');
+    }
   }
 
   /** A version is closed (or its deploy failed): delete the blobs nothing uses now. */
@@ -286,6 +303,7 @@ export class AppRegistry {
         },
         queueBudget: this.queueBudget,
         maxOutputBytes: config.limits.maxOutputBytes,
+        templateStore: { dir: join(config.dataDir, 'templates'), reinit: config.reinit },
       };
       handle = this.hooks.load ? await this.hooks.load(def, loadOpts, opts.origin ?? 'local') : await loadApp(def, loadOpts);
     } catch (e) {
@@ -351,6 +369,9 @@ export class AppRegistry {
       if (dataPort) await oldPort.close(true);
       await old.handle.close();
       this.released(old);
+      // In turn with deploys: a deploy under way has stored its template but
+      // is not listed yet.
+      await this.serial(async () => this.pruneTemplates()).catch(() => undefined);
     })().catch((e) => appLog.error({ err: (e as Error).message }, 'closing the replaced version failed'));
     return existing;
   }

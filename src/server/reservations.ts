@@ -29,7 +29,7 @@ export interface Demand {
 
 /** What one version of `def` reserves; imageBytes: the size of its function files. */
 export function demandOf(def: AppDefinition, imageBytes: number): Demand {
-  const instances = App.poolSizeOf(def);
+  const instances = App.poolBoundsOf(def)[1]; // room to grow to max_instances
   const perInstance = def.shm_size + INSTANCE_OVERHEAD_BYTES + def.vcpus * STACK_BYTES + imageBytes;
   return { instances, vcpuThreads: instances * def.vcpus, memoryBytes: instances * perInstance };
 }

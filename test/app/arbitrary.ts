@@ -65,6 +65,10 @@ export function validDefinition(options: { binaryCompatible: boolean; maxNodes?:
         edges: dag(n, maxEdges),
         timeout_ms: ext(DEFAULTS.timeout_ms, fc.integer({ min: 1, max: LIMITS.maxTimeoutMs })),
         instances: ext(DEFAULTS.instances, fc.integer({ min: 0, max: LIMITS.maxInstances })),
+        // min <= max (validate.ts): max drawn as min plus a span
+        min_instances: ext(DEFAULTS.min_instances, fc.integer({ min: 0, max: 16 })),
+        max_instances: ext(DEFAULTS.max_instances, fc.constant(0)),
+        idle_release_ms: ext(DEFAULTS.idle_release_ms, fc.integer({ min: 1, max: LIMITS.maxTimeoutMs })),
         vcpus: ext(DEFAULTS.vcpus, fc.integer({ min: 1, max: LIMITS.maxVcpus })),
         reply: ext(DEFAULTS.reply, fc.constantFrom('frames' as const, 'none' as const)),
         state: ext(DEFAULTS.state, fc.constantFrom('reset' as const, 'keep' as const)),

@@ -141,7 +141,16 @@ export function registerClientCommands(program: Command): void {
         `dag   ${fmtSummary(s.dag)}`,
         `run   ${fmtSummary(s.run)}`,
         ...s.nodes.map((n, i) => `node ${i} ${fmtSummary(n)}`),
-        `instances ${s.instances.total} (busy ${s.instances.busy}, queued ${s.instances.queued})`,
+        `instances ${s.instances.total} (busy ${s.instances.busy}, queued ${s.instances.queued}` +
+          (s.instances.max > s.instances.min
+            ? `; pool ${s.instances.min}..${s.instances.max}, grown ${s.instances.grown}, released ${s.instances.released})`
+            : ')'),
+        ...(s.template
+          ? [
+              `template ${(s.template.dataBytes / 1024).toFixed(0)} KiB of ${(s.template.guestBytes / 1024).toFixed(0)} KiB shared, ` +
+                (s.template.fromStore ? 'from the store (init not run)' : `${s.template.inits} init hook(s), ${s.template.initUs.toFixed(0)} µs`),
+            ]
+          : []),
       ].join('\n');
       return { json: { ...s, latency: l }, human };
     };

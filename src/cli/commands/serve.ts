@@ -19,6 +19,7 @@ interface ServeFlags {
   control: boolean;
   http: boolean;
   dataDir?: string;
+  reinit?: boolean;
   functionRoot?: string[];
   allowRemoteDeploy?: boolean;
   resultAllow?: string[];
@@ -63,6 +64,7 @@ export function registerServe(program: Command): void {
     .option('--http-port <port>', `HTTP API port, 0 = any (default ${DEFAULT_HTTP_PORT})`, int)
     .option('--no-http', 'do not open the HTTP API')
     .option('--data-dir <dir>', 'apps and function blobs (default ~/.ataru)')
+    .option('--reinit', "run each app's ataru_init again instead of using its stored template")
     .option('--function-root <dir>', 'folder control-port definitions may load functions from (repeatable; default: cwd)', collect)
     .option('--allow-remote-deploy', 'accept control-port deploys from non-loopback peers')
     .option('--result-allow <cidr>', 'allowed result_ip targets (repeatable; default loopback)', collect)
@@ -96,6 +98,7 @@ export function registerServe(program: Command): void {
         controlPort: f.control ? f.controlPort : null,
         httpPort: f.http ? f.httpPort : null,
         dataDir: f.dataDir,
+        reinit: f.reinit,
         functionRoots: f.functionRoot,
         allowRemoteDeploy: f.allowRemoteDeploy,
         resultAllow: f.resultAllow,
