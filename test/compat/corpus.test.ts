@@ -189,3 +189,65 @@ describe('compatibility corpus: every door, known answers', { ...kvmOptions(), t
     });
   }
 });
+
+/** The refusals that stay, for safety: what each must say, in every form it can arrive in. */
+const refusals: { file: string; app: string; says: RegExp[]; doors: ('binary' | 'template' | 'cli' | 'http')[] }[] = [
+  // Only the control port reads files by path; the other doors upload them.
+  { file: 'refused/outside-roots.tmpl', app: 'outside_roots', says: [/exec\[2\]/, /node 1 \(add1\.elf\)/, /lies outside the function roots/, /start the server with --function-root/], doors: ['binary', 'template'] },
+  { file: 'refused/dotdot.tmpl', app: 'dotdot', says: [/exec\[1\]/, /lies outside the function roots/, /--function-root/], doors: ['binary', 'template'] },
+  { file: 'refused/shared-outside.tmpl', app: 'shared_outside', says: [/exec\[0\] \(add1\.elf\)/, /lies outside the function roots/, /--function-root/], doors: ['binary', 'template'] },
+  { file: 'refused/raw.tmpl', app: 'raw_frames', says: [/conn_type "raw" is not served/, /use tcp/], doors: ['binary', 'template', 'cli', 'http'] },
+];
+
+describe('compatibility corpus: refusals name the entry and say what to do', { ...kvmOptions(), timeout: scaledTimeout(120_000) }, () => {
+  let srv: TestServer;
+  let fns: string;
+  let outside: string;
+  let defs: string;
+  before(async () => {
+    fns = tempDir('ataru-compat-fns-');
+    makeFunctionsFolder(fns);
+    outside = tempDir('ataru-compat-outside-');
+    makeFunctionsFolder(outside);
+    defs = tempDir('ataru-compat-defs-');
+    srv = await startTestServer({ functionRoots: [fns] });
+  });
+  after(async () => {
+    await srv?.stop();
+    for (const d of [fns, outside, defs]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+
+  for (const r of refusals) {
+    test(`${r.file}: refused through ${r.doors.join(', ')}`, async () => {
+      const text = template(r.file, { FUNCTIONS: fns, OUTSIDE: outside, OUTSIDE_NAME: basename(outside) });
+      const d = readTemplate(text);
+      const errors: [string, string][] = [];
+      for (const door of r.doors) {
+        if (door === 'binary' || door === 'template') {
+          const reply = await controlSend(srv.controlPort!, door === 'binary' ? toStruct(d) : text, door === 'template');
+          assert.ok(reply.error, `${door}: an error line, got ${JSON.stringify(reply.raw.toString())}`);
+          errors.push([door, reply.error]);
+        } else if (door === 'cli') {
+          const file = join(defs, basename(r.file));
+          writeFileSync(file, text);
+          const run = await cli('deploy', file, '--server', `http://127.0.0.1:${srv.httpPort}`);
+          assert.equal(run.code, 1, 'ataru deploy exits 1');
+          errors.push([door, run.err]);
+        } else {
+          const files: Record<string, string> = {};
+          for (const e of d.exec) if (e.name) files[uploadKey(e)] ??= readFileSync(join(e.path, e.name)).toString('base64');
+          const res = await fetch(`http://127.0.0.1:${srv.httpPort}/apps`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ definition: JSON.stringify(toJson(d)), files }),
+          });
+          assert.equal(res.status, 400);
+          const body = (await res.json()) as { message: string; location?: { field?: string } };
+          errors.push([door, `${body.location?.field ?? ''} ${body.message}`]);
+        }
+      }
+      for (const [door, message] of errors) for (const re of r.says) assert.match(message, re, `${door}: ${message}`);
+      assert.equal(srv.registry.get(r.app), undefined, 'nothing deployed');
+    });
+  }
+});
