@@ -217,10 +217,14 @@ export function readTemplate(text: string, file?: string): AppDefinition {
         const field = templateField(p, n)!;
         bad(field, p.message, dagEntry.line);
       }
-      if (!decoded.problems.length && values.length > decoded.used) {
+      // Zeros after the child list are what the struct holds there (the
+      // original's client sent the same bytes with or without them), so they
+      // are accepted here as in the binary form; any other value is not.
+      const stray = values.findIndex((v, j) => j >= decoded.used && v !== 0);
+      if (!decoded.problems.length && stray >= 0) {
         bad(
-          `dag[${decoded.used}]`,
-          `expected ${decoded.used} values (${n} nodes, ${decoded.edges.length} edges), found ${values.length - decoded.used} more after the child list`,
+          `dag[${stray}]`,
+          `expected ${decoded.used} values (${n} nodes, ${decoded.edges.length} edges), found ${values.length - decoded.used} more after the child list; only 0s may follow it`,
           dagEntry.line,
         );
       }
