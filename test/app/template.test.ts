@@ -106,4 +106,8 @@ test('resolveFunctionPath joins folder and file; relative folders are relative t
   assert.equal(resolveFunctionPath({ path: '/opt/fns', name: 'f.elf' }, '/defs'), '/opt/fns/f.elf');
   assert.equal(resolveFunctionPath({ path: 'build/', name: 'f.elf' }, '/defs/app'), '/defs/app/build/f.elf');
   assert.equal(resolveFunctionPath({ path: '', name: 'f.elf' }, '/defs/app'), '/defs/app/f.elf');
+  // The name is the file inside the folder even with a leading '/', as the original's concatenation read it.
+  assert.equal(resolveFunctionPath({ path: '/opt/fns', name: '/sub/f.elf' }, '/defs'), '/opt/fns/sub/f.elf');
+  assert.equal(resolveFunctionPath({ path: '/opt/fns/', name: 'sub/f.elf' }, '/defs'), '/opt/fns/sub/f.elf');
+  assert.equal(resolveFunctionPath({ path: '', name: '/opt/fns/f.elf' }, '/defs'), '/opt/fns/f.elf');
 });
