@@ -63,6 +63,7 @@ export const corpus: CorpusCase[] = [
   { file: 'template-syntax.tmpl', app: 'template_syntax', msgLen: 48, pktcnt: 4, expect: (b) => Buffer.concat([add1(b), uppercase(b)]) },
   { file: 'dag-padded.tmpl', app: 'dag_padded', msgLen: 64, pktcnt: 0, expect: (b) => sum(uppercase(add1(b))) },
   { file: 'name-with-folder.tmpl', app: 'name_with_folder', msgLen: 64, pktcnt: 0, expect: (b) => add1(uppercase(b)) },
+  { file: 'seed-layout-no-shared.tmpl', app: 'seed_layout_no_shared', msgLen: 16, pktcnt: 0, expect: uppercase },
   { file: 'field-order.tmpl', app: 'field_order', msgLen: 64, pktcnt: 0, expect: times(add1, 24) },
   { file: 'trailing-slash.tmpl', app: 'trailing_slash', msgLen: 64, pktcnt: 0, expect: (b) => uppercase(times(add1, 2)(b)) },
 ];
