@@ -103,8 +103,11 @@ describe('compatibility corpus: every door, known answers', { ...kvmOptions(), t
     for (const d of [fns, outside, defs]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
+  // The first request is lowercase text (so uppercase is seen to act even with
+  // pktcnt 1), the others random bytes.
+  const text = (len: number) => Buffer.alloc(len, 'the quick brown fox jumps over the lazy dog; ');
   const inputsFor = (c: CorpusCase, seed: number) =>
-    Array.from({ length: c.pktcnt || (c.requests ?? scaled(8, 3)) }, (_, i) => randomBytes(c.msgLen, seed * 1000 + i + 1));
+    Array.from({ length: c.pktcnt || (c.requests ?? scaled(8, 3)) }, (_, i) => (i === 0 ? text(c.msgLen) : randomBytes(c.msgLen, seed * 1000 + i + 1)));
 
   /** The deployed app answers every input with c.expect over its data port (reply frames). */
   async function checkFrames(c: CorpusCase, port: number, d: OriginalDefinition, seed: number): Promise<void> {
