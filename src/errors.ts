@@ -76,7 +76,12 @@ function formatOne(e: AtaruError): string {
   else if (l.line !== undefined) where.push(`line ${l.line}`);
   if (l.offset !== undefined) where.push(`byte ${l.offset}`);
   if (l.jsonPath) where.push(l.jsonPath);
-  if (l.node !== undefined) where.push(`node ${l.node}${l.functionName ? ` (${l.functionName})` : ''}`);
+  // The entry of the definition (exec[2], exec[0], conn_type) is named unless
+  // the message already names it: a refusal of exec[0] must say it is exec[0].
+  const entry = l.field !== undefined && !l.jsonPath && !e.message.includes(l.field) ? l.field : undefined;
+  const fn = l.functionName ? ` (${l.functionName})` : '';
+  if (l.node !== undefined) where.push(`${entry ? `${entry}, ` : ''}node ${l.node}${fn}`);
+  else if (entry) where.push(`${entry}${fn}`);
   return where.length ? `${where.join(', ')}: ${e.message}` : e.message;
 }
 

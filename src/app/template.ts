@@ -155,7 +155,10 @@ export function readTemplate(text: string, file?: string): AppDefinition {
   const nodes: Omit<NodeDef, 'id'>[] = [];
   const explicitIds: (string | undefined)[] = [];
   for (const [index, fields] of [...execs].sort((a, b) => a[0] - b[0])) {
-    if (n !== undefined && index > n) {
+    // An entry past num_nodes whose every key is a zero offset is what the
+    // struct holds there anyway (its bytes are all 0), so it says nothing.
+    const zeroOffsetsOnly = () => [...fields].every(([f, e]) => (f === 'inp_off' || f === 'out_off') && number(execKey(index, f), e) === 0);
+    if (n !== undefined && index > n && !zeroOffsetsOnly()) {
       bad(`exec[${index}]`, `beyond num_nodes ${n}: the nodes are exec[1..${n}]`, firstLine(fields));
     }
   }
@@ -173,8 +176,13 @@ export function readTemplate(text: string, file?: string): AppDefinition {
       }
     }
     const name = token(execKey(0, 'name'), exec0.get('name'));
-    if (!exec0.has('name')) bad(execKey(0, 'name'), 'missing (exec[0] has other keys, so it needs a name)', firstLine(exec0));
-    shared = { path: token(execKey(0, 'path'), exec0.get('path')) ?? '', name: name ?? '' };
+    // Only (zero) offsets: no shared image, as a struct with an empty exec[0]
+    // name reads (the seed's layout with exec[0].path and .name taken out).
+    const offsetsOnly = [...exec0.keys()].every((f) => f === 'inp_off' || f === 'out_off');
+    if (!offsetsOnly) {
+      if (!exec0.has('name')) bad(execKey(0, 'name'), 'missing (exec[0] has other keys, so it needs a name)', firstLine(exec0));
+      shared = { path: token(execKey(0, 'path'), exec0.get('path')) ?? '', name: name ?? '' };
+    }
   }
   for (let i = 1; n !== undefined && i <= n; i++) {
     const fields = execs.get(i);
@@ -217,10 +225,14 @@ export function readTemplate(text: string, file?: string): AppDefinition {
         const field = templateField(p, n)!;
         bad(field, p.message, dagEntry.line);
       }
-      if (!decoded.problems.length && values.length > decoded.used) {
+      // Zeros after the child list are what the struct holds there (the
+      // original's client sent the same bytes with or without them), so they
+      // are accepted here as in the binary form; any other value is not.
+      const stray = values.findIndex((v, j) => j >= decoded.used && v !== 0);
+      if (!decoded.problems.length && stray >= 0) {
         bad(
-          `dag[${decoded.used}]`,
-          `expected ${decoded.used} values (${n} nodes, ${decoded.edges.length} edges), found ${values.length - decoded.used} more after the child list`,
+          `dag[${stray}]`,
+          `expected ${decoded.used} values (${n} nodes, ${decoded.edges.length} edges), found ${values.length - decoded.used} more after the child list; only 0s may follow it`,
           dagEntry.line,
         );
       }

@@ -90,7 +90,7 @@ const cases: Case[] = [
   { name: 'child out of range', input: withLine('dag', 'dag : 0,1,1,1,0,2,3,4,4,1,2,3,7'), message: /^dag\[12\]: child of node 2 is 7, expected a node id 0\.\.3$/, where: { line: 10 } },
   { name: 'offsets decrease', input: withLine('dag', 'dag : 0,1,1,2,0,3,2,4,4,1,2,3,3'), message: /^dag\[6\]: offsets must not decrease: node 2's start offset is 2, below node 1's 3$/, where: { line: 10 } },
   { name: 'end past the child list', input: withLine('dag', 'dag : 0,1,1,2,0,2,3,4,5,1,2,3,3'), message: /^dag\[8\]: the end offset 5 is past the end of the child list: only 4 values follow it$/, where: { line: 10 } },
-  { name: 'values after the child list', input: withLine('dag', 'dag : 0,1,1,2,0,2,3,4,4,1,2,3,3,0'), message: /^dag\[13\]: expected 13 values \(4 nodes, 4 edges\), found 1 more after the child list$/, where: { line: 10 } },
+  { name: 'values after the child list', input: withLine('dag', 'dag : 0,1,1,2,0,2,3,4,4,1,2,3,3,0,7'), message: /^dag\[14\]: expected 13 values \(4 nodes, 4 edges\), found 2 more after the child list; only 0s may follow it$/, where: { line: 10 } },
   { name: 'self loop', input: pair('1,0,0,1,1,0'), message: /^dag\[5\]: self loop on node 0$/, where: { line: 4 } },
   { name: 'duplicate edge', input: pair('0,2,0,2,2,1,1'), message: /^dag\[6\]: duplicate edge 0 -> 1 \(also edge 0\)$/, where: { line: 4 } },
   { name: 'cycle', input: pair('1,1,0,1,2,1,0'), message: /^dag\[6\]: cycle through node 0: 0 -> 1 -> 0$/, where: { line: 4 } },

@@ -106,4 +106,19 @@ test('resolveFunctionPath joins folder and file; relative folders are relative t
   assert.equal(resolveFunctionPath({ path: '/opt/fns', name: 'f.elf' }, '/defs'), '/opt/fns/f.elf');
   assert.equal(resolveFunctionPath({ path: 'build/', name: 'f.elf' }, '/defs/app'), '/defs/app/build/f.elf');
   assert.equal(resolveFunctionPath({ path: '', name: 'f.elf' }, '/defs/app'), '/defs/app/f.elf');
+  // The name is the file inside the folder even with a leading '/', as the original's concatenation read it.
+  assert.equal(resolveFunctionPath({ path: '/opt/fns', name: '/sub/f.elf' }, '/defs'), '/opt/fns/sub/f.elf');
+  assert.equal(resolveFunctionPath({ path: '/opt/fns/', name: 'sub/f.elf' }, '/defs'), '/opt/fns/sub/f.elf');
+  assert.equal(resolveFunctionPath({ path: '', name: '/opt/fns/f.elf' }, '/defs'), '/opt/fns/f.elf');
+});
+
+test('zero offsets alone say nothing, as in the struct: exec[0] without a file is no shared image; past num_nodes they are ignored', () => {
+  const base = 'name : z\nnum_nodes : 1\nmsg_len : 8\ndag : 0,0,0\nexec[1].name : f.elf\n';
+  const def = readTemplate(`${base}exec[0].inp_off : 0\nexec[0].out_off : 0\nexec[2].inp_off : 0\nexec[2].out_off : 0\n`, 'z.tmpl');
+  assert.equal(def.shared, undefined);
+  assert.equal(def.nodes.length, 1);
+  // Anything the struct would hold as non-zero bytes still counts.
+  assert.throws(() => readTemplate(`${base}exec[2].out_off : 4096\n`, 'z.tmpl'), /exec\[2\]: beyond num_nodes 1/);
+  assert.throws(() => readTemplate(`${base}exec[0].path : /opt/\n`, 'z.tmpl'), /exec\[0\]\.name: missing/);
+  assert.throws(() => readTemplate(`${base}exec[0].out_off : 8\n`, 'z.tmpl'), /exec\[0\]\.out_off: .*must be 0, found 8/);
 });
