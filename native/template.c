@@ -95,18 +95,6 @@ static int64_t write_pages(int fd, uint64_t offset, const uint8_t *mem, const ui
   return written;
 }
 
-void ataru_template_ref(struct ataru_template *t) { __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED); }
-void ataru_template_retain(ataru_template *t) { ataru_template_ref(t); }
-
-void ataru_template_release(ataru_template *t) {
-  if (!t || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL)) return;
-  if (t->view) munmap(t->view, t->bytes);
-  ataru_mem_destroy(t->layout);
-  if (t->fd >= 0) close(t->fd);
-  free(t->page);
-  free(t);
-}
-
 static struct ataru_template *template_new(void) {
   struct ataru_template *t = calloc(1, sizeof *t);
   if (t) {
