@@ -142,8 +142,13 @@ export function registerClientCommands(program: Command): void {
         `run   ${fmtSummary(s.run)}`,
         ...s.nodes.map((n, i) => `node ${i} ${fmtSummary(n)}`),
         `instances ${s.instances.total} (busy ${s.instances.busy}, queued ${s.instances.queued})`,
+        ...(a.raw
+          ? [
+              `raw   ${a.raw.iface} -> ${a.raw.outIface}, port ${a.raw.port}: received ${a.raw.received}, transmitted ${a.raw.transmitted}, filtered ${a.raw.filtered}, dropped ${a.raw.dropped} ${JSON.stringify(a.raw.errors)}, statistics lines ${a.raw.windows}`,
+            ]
+          : []),
       ].join('\n');
-      return { json: { ...s, latency: l }, human };
+      return { json: { ...s, latency: l, ...(a.raw ? { raw: a.raw } : {}) }, human };
     };
     if (f.watch === undefined) {
       const r = await once();
