@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 #include <vector>
+#include <vector>
 
 extern "C" {
 #include "ataru_core.h"
@@ -715,20 +716,45 @@ Napi::Value SetResultFactory(const Napi::CallbackInfo &info) {
 }
 
 // validateElf(buf, kind) -> null | message
+// The ELF kind named by a string of ElfKind (src/runtime/native.ts).
+bool ElfKindOf(const std::string &kind, enum ataru_elf_kind *k) {
+  if (kind == "runtime") *k = ATARU_ELF_RUNTIME;
+  else if (kind == "shared") *k = ATARU_ELF_SHARED;
+  else if (kind == "function") *k = ATARU_ELF_FUNCTION;
+  else if (kind == "library") *k = ATARU_ELF_LIBRARY;
+  else return false;
+  return true;
+}
+
 Napi::Value ValidateElf(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || !info[1].IsString()) return Fail(env, "validateElf(buf, kind)");
   Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
-  std::string kind = info[1].As<Napi::String>().Utf8Value();
   enum ataru_elf_kind k;
-  if (kind == "runtime") k = ATARU_ELF_RUNTIME;
-  else if (kind == "shared") k = ATARU_ELF_SHARED;
-  else if (kind == "function") k = ATARU_ELF_FUNCTION;
-  else if (kind == "library") k = ATARU_ELF_LIBRARY;
-  else return Fail(env, "validateElf: kind must be function, shared, library or runtime");
+  if (!ElfKindOf(info[1].As<Napi::String>().Utf8Value(), &k))
+    return Fail(env, "validateElf: kind must be function, shared, library or runtime");
   char err[512] = "";
   if (ataru_elf_validate(buf.Data(), buf.ByteLength(), k, err, sizeof err) == 0) return env.Null();
   return Napi::String::New(env, err[0] ? err : "invalid ELF");
+}
+
+// elfNeeded(buf, kind): the DT_NEEDED names of a valid ELF, or a string
+// saying what is wrong with it (as validateElf).
+Napi::Value ElfNeeded(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || !info[1].IsString()) return Fail(env, "elfNeeded(buf, kind)");
+  Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
+  enum ataru_elf_kind k;
+  if (!ElfKindOf(info[1].As<Napi::String>().Utf8Value(), &k) || k == ATARU_ELF_RUNTIME)
+    return Fail(env, "elfNeeded: kind must be function, shared or library");
+  std::vector<std::string> names;
+  char err[512] = "";
+  auto each = [](const char *name, void *ctx) { static_cast<std::vector<std::string> *>(ctx)->push_back(name); };
+  if (ataru_elf_needed(buf.Data(), buf.ByteLength(), k, each, &names, err, sizeof err) != 0)
+    return Napi::String::New(env, err[0] ? err : "invalid ELF");
+  Napi::Array out = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::String::New(env, names[i]));
+  return out;
 }
 
 Napi::Object Constants(Napi::Env env) {
@@ -864,6 +890,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitFloor", Napi::Function::New(env, ExitFloor, "exitFloor"));
   exports.Set("testHook", Napi::Function::New(env, TestHook, "testHook"));
   exports.Set("validateElf", Napi::Function::New(env, ValidateElf, "validateElf"));
+  exports.Set("elfNeeded", Napi::Function::New(env, ElfNeeded, "elfNeeded"));
   exports.Set("tscHz", Napi::Function::New(env, TscHz, "tscHz"));
   exports.Set("kvmProbe", Napi::Function::New(env, KvmProbe, "kvmProbe"));
   exports.Set("constants", Constants(env));

@@ -219,6 +219,19 @@ static uint8_t tr_type(void) {
   return (t && strcmp(t, "9") == 0) ? 9 : TSS_TYPE_BUSY;
 }
 
+/*
+ * ATARU_GUEST_CR4_OFF=smap,smep is for the QEMU-TCG test rig only
+ * (docs/platform-differences.md row 5): with CR4.SMAP set in its nested
+ * guests, QEMU's emulated SVM corrupts the state of the machine's own
+ * processes (segfaults and miscomputed results in processes that never
+ * touched KVM). The rig turns the named protections off; everywhere else
+ * they stay on where the CPU offers them.
+ */
+static int cr4_off(const char *what) {
+  const char *v = getenv("ATARU_GUEST_CR4_OFF");
+  return v && strstr(v, what) != NULL;
+}
+
 int ataru_cpu_setup(int vcpu_fd, uint32_t vcpu, uint64_t cr3, struct kvm_sregs *sregs, char *err,
                     size_t errlen) {
   struct ataru_cpu_features f;
@@ -293,7 +306,8 @@ int ataru_cpu_setup(int vcpu_fd, uint32_t vcpu, uint64_t cr3, struct kvm_sregs *
    * read user memory faults instead. UMIP: SGDT/SIDT/SMSW and friends #GP at
    * CPL3, so the system area's addresses stay unread. */
   sregs->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (f.xsave ? CR4_OSXSAVE : 0) |
-               (f.smep ? CR4_SMEP : 0) | (f.smap ? CR4_SMAP : 0) | (f.umip ? CR4_UMIP : 0);
+               (f.smep && !cr4_off("smep") ? CR4_SMEP : 0) |
+               (f.smap && !cr4_off("smap") ? CR4_SMAP : 0) | (f.umip ? CR4_UMIP : 0);
   sregs->efer = EFER_LME | EFER_LMA | EFER_NXE;
   if (ioctl(vcpu_fd, KVM_SET_SREGS, sregs) < 0) {
     ataru_seterr(err, errlen, "KVM_SET_SREGS: %s", strerror(errno));

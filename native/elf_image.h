@@ -39,6 +39,9 @@ struct elf_image {
   int64_t soname;                  /* dynstr offset of DT_SONAME, or -1   */
   /* static symbol table (.symtab), for the runtime's entry points */
   uint64_t symtab_off, symtab_count, strtab_off, strtab_size;
+  /* export index (elf_index_exports), NULL until built */
+  uint32_t *export_slot;
+  uint64_t export_slots;
 };
 
 /* Validates data[0..size) as an image of the given kind. label starts every
@@ -55,6 +58,13 @@ Elf64_Rela elf_rela(const struct elf_image *im, int jmprel, uint64_t i);
 /* An exported definition of name in the dynamic symbol table (global or
  * weak, defined, default or protected visibility). 1 if found. */
 int elf_find_export(const struct elf_image *im, const char *name, Elf64_Sym *out);
+/* Builds the hash index elf_find_export uses from then on (the loader does,
+ * for every image it links against); -1 when out of memory. */
+int elf_index_exports(struct elf_image *im);
+/* Names compared by elf_find_export in this process (the link-scale test
+ * reads it through native/test/elf_check to show linking is linear). */
+extern uint64_t elf_name_compares;
+void elf_free_index(struct elf_image *im);
 /* A defined symbol of name in .symtab, or else in the dynamic table. */
 int elf_find_symbol(const struct elf_image *im, const char *name, Elf64_Sym *out);
 /* 1 if [vaddr, vaddr+len) lies in one PT_LOAD with all of the given p_flags. */

@@ -96,6 +96,7 @@ static void image_free(struct image *im) {
   free(im->path);
   free(im->label);
   free(im->dir);
+  elf_free_index(&im->elf);
   free(im->file);
   free(im);
 }
@@ -223,9 +224,12 @@ static const char *kind_word(enum ataru_elf_kind kind) {
   }
 }
 
-static int find_image(const ataru_loader *l, const char *real) {
+/* The image loaded from `real` for the role `kind`. Images are identified by
+ * role, never by file alone (docs/app-definitions.md): the same file may be
+ * exec[0], a node and a library at once, each loaded for its own role. */
+static int find_image(const ataru_loader *l, const char *real, enum ataru_elf_kind kind) {
   for (int i = 0; i < l->nimg; i++)
-    if (strcmp(l->img[i]->path, real) == 0) return i;
+    if (l->img[i]->elf.kind == kind && strcmp(l->img[i]->path, real) == 0) return i;
   return -1;
 }
 
@@ -257,6 +261,10 @@ static int add_image(ataru_loader *l, const char *path, enum ataru_elf_kind kind
   if (!im->file || elf_parse(&im->elf, im->file, size, kind, im->label, err, errlen)) {
     image_free(im);
     return -1;
+  }
+  if (elf_index_exports(&im->elf)) {
+    image_free(im);
+    return fail(err, errlen, "%s: out of memory", path);
   }
   const struct elf_image *e = &im->elf;
   if (kind == ATARU_ELF_SHARED) {
@@ -298,10 +306,7 @@ static int load_needed(ataru_loader *l, int idx, char *err, size_t errlen) {
       return fail(err, errlen, "%s: needed library %s not found in %s", im->label, name,
                   *im->dir ? im->dir : "the current folder");
     char real[PATH_MAX];
-    int dep = realpath(path, real) ? find_image(l, real) : -1;
-    if (dep >= 0 && l->img[dep]->elf.kind != ATARU_ELF_LIBRARY)
-      return fail(err, errlen, "%s: needed library %s is already loaded as %s", im->label, name,
-                  kind_word(l->img[dep]->elf.kind));
+    int dep = realpath(path, real) ? find_image(l, real, ATARU_ELF_LIBRARY) : -1;
     if (dep < 0) {
       dep = add_image(l, path, ATARU_ELF_LIBRARY, im, err, errlen);
       if (dep < 0 || load_needed(l, dep, err, errlen)) return -1;
@@ -325,7 +330,7 @@ static void collect_deps(ataru_loader *l, int idx) {
       char path[PATH_MAX], real[PATH_MAX];
       if (is_shared_image(l, name)) continue;
       snprintf(path, sizeof path, "%s%s", cur->dir, name);
-      int d = realpath(path, real) ? find_image(l, real) : -1;
+      int d = realpath(path, real) ? find_image(l, real, ATARU_ELF_LIBRARY) : -1;
       if (d < 0 || seen[d]) continue;
       seen[d] = 1;
       queue[tail++] = d;
@@ -437,17 +442,15 @@ static int link_image(ataru_loader *l, int idx, char *err, size_t errlen) {
   return 0;
 }
 
-/* Loads path (once) with its libraries, links what is new; returns its index. */
+/* Loads path for one role with the libraries not loaded yet, links what is
+ * new; returns its index. Every call is a role of its own (the runtime, one
+ * DAG node), so every call loads a copy of its own: two nodes naming the
+ * same file, or a node naming exec[0]'s file, get separate images with
+ * separate globals, as if their files were different. Libraries are loaded
+ * once per VM and shared by the functions that need them. */
 static int load_linked(ataru_loader *l, const char *path, enum ataru_elf_kind kind, char *err, size_t errlen) {
-  char real[PATH_MAX];
-  int idx = realpath(path, real) ? find_image(l, real) : -1;
-  if (idx >= 0) {
-    if (l->img[idx]->elf.kind != kind)
-      return fail(err, errlen, "%s: already loaded as %s", path, kind_word(l->img[idx]->elf.kind));
-    return idx;
-  }
   int first = l->nimg;
-  idx = add_image(l, path, kind, NULL, err, errlen);
+  int idx = add_image(l, path, kind, NULL, err, errlen);
   if (idx < 0 || load_needed(l, idx, err, errlen)) return -1;
   /* Libraries first, deepest first, so COPY sources are already relocated. */
   for (int i = l->nimg - 1; i >= first; i--)

@@ -67,4 +67,10 @@ uint64_t ataru_loader_image_bytes(const ataru_loader *l);
  * `ataru build`/deploy checks and the malformed-ELF tests). */
 int ataru_elf_validate(const uint8_t *data, size_t len, enum ataru_elf_kind kind, char *err, size_t errlen);
 
+/* Validates like ataru_elf_validate, then calls `each` with every DT_NEEDED
+ * name in file order (the server collects a control-port function's
+ * libraries from its folder with it). */
+int ataru_elf_needed(const uint8_t *data, size_t len, enum ataru_elf_kind kind,
+                     void (*each)(const char *name, void *ctx), void *ctx, char *err, size_t errlen);
+
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../elf_image.h"
 #include "../loader.h"
 #include "../mem.h"
 
@@ -68,6 +69,7 @@ int main(int argc, char **argv) {
     printf("error: %s\n", err);
   } else {
     printf("bytes %llu\n", (unsigned long long)ataru_loader_image_bytes(l));
+    printf("compares %llu\n", (unsigned long long)elf_name_compares);
     for (int d = 0; d < ndumps; d++) {
       unsigned long long gva = strtoull(dumps[d], NULL, 0), len = 0;
       const char *colon = strchr(dumps[d], ':');

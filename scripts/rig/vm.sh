@@ -60,7 +60,7 @@ trap 'exit 130' INT TERM
   echo '#!/bin/bash'
   # The caller's environment, less what belongs to this shell.
   export -p | grep -Ev '^declare -x (PWD|OLDPWD|SHLVL|_|TERM|TMUX|TMUX_PANE|SSH_[A-Z_]*)=' || true
-  echo 'export ATARU_IN_VM=1 ATARU_GUEST_TSS_TYPE=9'
+  echo 'export ATARU_IN_VM=1 ATARU_GUEST_TSS_TYPE=9 ATARU_GUEST_CR4_OFF=smap,smep'
   printf 'export TMPDIR=%q\n' "$work/tmp"
   echo ': "${ATARU_TEST_SCALE:=emulated}"; export ATARU_TEST_SCALE'
   printf 'cd %q || exit 126\n' "$PWD"

@@ -77,6 +77,8 @@ export interface NativeAddon {
   coldStartNs(h: NativeHandle): number;
   exitFloor(h: NativeHandle, n: number): Promise<number>;
   validateElf(buf: Uint8Array, kind: ElfKind): string | null;
+  /** The DT_NEEDED names of a valid ELF in file order, or what is wrong with it. */
+  elfNeeded(buf: Uint8Array, kind: Exclude<ElfKind, 'runtime'>): string[] | string;
   /** TSC ticks per second of the guest clock (calibrated once if no VM exists yet). */
   tscHz(): number;
   /** `ataru doctor`: /dev/kvm's API version and capabilities (native/probe.c). */

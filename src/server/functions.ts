@@ -103,7 +103,59 @@ export async function readFromRoots(def: AppDefinition, roots: string[], maxByte
     files.set(key, await readRegularFile(real, file, maxBytes, where));
   }
   checkElves(def, files);
+  await readLibrariesFromRoots(def, files, realRoots, maxBytes);
   return files;
+}
+
+/**
+ * The DT_NEEDED libraries of the functions just read, from the roots: the
+ * loader finds a library in the folder of the function that needs it, so
+ * each one is read from the folder the function lies in (a library's own
+ * libraries from that same folder), keyed as an upload would be
+ * (folder/name). The same rules as for functions hold: inside the roots as
+ * written and once resolved, a regular file within the size limit, valid as
+ * a library before anything is stored. A library that is not there is named
+ * with the function that needs it.
+ */
+async function readLibrariesFromRoots(def: AppDefinition, files: FunctionFiles, realRoots: string[], maxBytes: number): Promise<void> {
+  const queue: { key: string; kind: 'shared' | 'function' | 'library'; folder: string; where: ErrorLocation }[] = [];
+  for (const { ref, where, kind } of functionRefs(def)) {
+    if (kind === 'runtime') continue;
+    queue.push({ key: functionKey(ref), kind, folder: posix.dirname(resolveFunctionPath(ref, realRoots[0]!)), where });
+  }
+  const seen = new Set<string>();
+  while (queue.length > 0) {
+    const { key, kind, folder, where } = queue.shift()!;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const needed = native().elfNeeded(files.get(key)!, kind);
+    if (typeof needed === 'string') throw new AtaruError('BAD_ELF', `${key}: ${needed}`, where);
+    for (const name of needed) {
+      if (name === '' || name.includes('/') || name === '.' || name === '..') {
+        throw new AtaruError('BAD_ELF', `${key}: DT_NEEDED name "${name}" must be a plain file name (the library lies next to the function)`, where);
+      }
+      const libKey = posix.join(posix.dirname(key), name);
+      if (files.has(libKey)) {
+        if (!seen.has(libKey)) queue.push({ key: libKey, kind: 'library', folder, where });
+        continue;
+      }
+      const file = posix.join(folder, name);
+      const missing = () =>
+        new AtaruError('BAD_ELF', `${key} needs library ${name}, which is not in its folder inside the function roots (${file})`, where);
+      let real: string;
+      try {
+        real = await realpath(file);
+      } catch {
+        throw missing();
+      }
+      if (!inside(realRoots, real)) throw missing(); // same words: nothing is told about files outside the roots
+      const bytes = await readRegularFile(real, file, maxBytes, where);
+      const problem = native().validateElf(bytes, 'library');
+      if (problem !== null) throw new AtaruError('BAD_ELF', `library ${libKey} (needed by ${key}): ${problem}`, where);
+      files.set(libKey, bytes);
+      queue.push({ key: libKey, kind: 'library', folder, where });
+    }
+  }
 }
 
 async function readRegularFile(real: string, shown: string, maxBytes: number, where: ErrorLocation): Promise<Buffer> {

@@ -16,6 +16,7 @@
  * it must be set when listening on a non-loopback address.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { definitionBodyProperties } from './definition-body.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -35,6 +36,8 @@ import { runRequest } from './run-request.js';
 import { asAtaruError } from './reply-frame.js';
 import { registerLogsRoute } from './logs-route.js';
 import type { Store } from './store.js';
+import { registerUiRoutes } from './ui-routes.js';
+import { isUiFile, registerUiStatic } from './ui-static.js';
 import type { ClusterNode } from '../cluster/node.js';
 
 export interface HttpApiDeps {
@@ -154,7 +157,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.addHook('onRequest', async (req) => {
-    if (!config.token || req.url === '/healthz' || req.url === '/docs' || req.url.startsWith('/docs/')) return;
+    if (!config.token || req.url === '/healthz' || req.url === '/docs' || req.url.startsWith('/docs/') || (req.method === 'GET' && isUiFile(req.url))) return;
     if (!tokenMatches(req.headers.authorization, config.token)) {
       throw new AtaruError('UNAUTHENTICATED', `${req.method} ${req.url}: missing or wrong bearer token (Authorization: Bearer <token>)`);
     }
@@ -256,8 +259,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
         body: {
           type: 'object',
           properties: {
-            definition: { type: 'string', minLength: 1, description: 'template or JSON text, or base64 of the 54,008-byte binary struct' },
-            encoding: { type: 'string', enum: ['text', 'base64'], default: 'text' },
+            ...definitionBodyProperties,
             files: { type: 'object', additionalProperties: { type: 'string' }, description: 'base64 binaries keyed by path/name as in the definition' },
           },
           required: ['definition'],
@@ -325,6 +327,8 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
   );
 
   registerLogsRoute(app, registry);
+  registerUiRoutes(app, registry, metrics, config.limits.maxDefinitionBytes);
+  await registerUiStatic(app);
 
   app.delete<{ Params: { name: string } }>(
     '/apps/:name',

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { kvmOptions } from '../helpers/kvm.js';
+import { scaledTimeout } from '../helpers/scale.js';
 import { cliArgs, runCli } from '../helpers/cli.js';
 import { appDef, startTestServer } from '../server/helpers.js';
 
-test('logs: ataru_log lines and request errors, filtered, followed, remote with a token', { ...kvmOptions(), timeout: 120_000 }, async () => {
+test('logs: ataru_log lines and request errors, filtered, followed, remote with a token', { ...kvmOptions(), timeout: scaledTimeout(120_000) }, async () => {
   const token = 'logs-test-token';
   const srv = await startTestServer({ token });
   try {
@@ -53,7 +54,7 @@ test('logs: ataru_log lines and request errors, filtered, followed, remote with 
     let out = '';
     const lines = (n: number) =>
       new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`follow printed: ${out}`)), 30_000);
+        const t = setTimeout(() => reject(new Error(`follow printed: ${out}`)), scaledTimeout(30_000));
         const check = () => {
           if (out.split('\n').filter((l) => l.includes('logger: node')).length >= n) {
             clearTimeout(t);

@@ -4,6 +4,7 @@
  * binary output to a terminal.
  */
 import assert from 'node:assert/strict';
+import { scaledTimeout } from '../helpers/scale.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { cliArgs, runCli } from '../helpers/cli.js';
 import { withTempDir } from '../helpers/tmp.js';
 import { appDef, startTestServer } from '../server/helpers.js';
 
-test('stats p50/p99 and --watch, rm several apps, invoke keeps binary off a terminal', { ...kvmOptions(), timeout: 120_000 }, async () => {
+test('stats p50/p99 and --watch, rm several apps, invoke keeps binary off a terminal', { ...kvmOptions(), timeout: scaledTimeout(120_000) }, async () => {
   const srv = await startTestServer();
   try {
     for (const name of ['alpha', 'beta', 'gamma']) await srv.deploy(appDef(name, ['echo'], []));

@@ -125,13 +125,14 @@ test('an image over 2 MiB is loaded whole, its bss zeroed', () => {
   }
 });
 
-test('the same path twice is loaded once', () => {
+test('the same path twice is two roles: each node gets its own copy', () => {
   const once = runCheck(check, [fixture('sum')]);
   const twice = runCheck(check, [fixture('sum'), fixture('sum')]);
   const entries = [...twice.stdout.matchAll(/^entry \S+ (0x[0-9a-f]+)$/gm)].map((m) => m[1]);
   assert.equal(entries.length, 2);
-  assert.equal(entries[0], entries[1]);
-  assert.equal(/^bytes (\d+)$/m.exec(twice.stdout)?.[1], /^bytes (\d+)$/m.exec(once.stdout)?.[1]);
+  assert.notEqual(entries[0], entries[1], 'two images, two entry addresses');
+  const bytes = (out: string) => Number(/^bytes (\d+)$/m.exec(out)?.[1]);
+  assert.ok(bytes(twice.stdout) > bytes(once.stdout), 'the second copy takes memory of its own');
 });
 
 test('an undefined weak symbol resolves to 0', async () => {
@@ -230,5 +231,39 @@ test('lookup order: exec[0] comes before the function\'s own libraries', async (
     const r = runCheck(check, ['-x', `${hex(IMAGES_BASE + rel.offset)}:8`, '-s', sharedImage, join(dir, 'fn.elf')]);
     assert.equal(r.error, undefined);
     assert.equal(dumps(r.stdout).get(hex(IMAGES_BASE + rel.offset)), u64(SHARED_BASE + def.value));
+  });
+});
+
+test('a file that is exec[0] also loads as a function: images are identified by role, not by path', () => {
+  const path = fixture('sum');
+  const r = runCheck(check, ['-s', path, path]);
+  assert.equal(r.error, undefined, 'exec[0] reused as a node must not be refused');
+  assert.match(r.stdout, new RegExp(`^entry .*/sum\\.elf ${hex(IMAGES_BASE + elf(path).entry)}$`, 'm'));
+});
+
+test('linking is linear: a function with thousands of relocations against a library compares a few names per relocation', async () => {
+  // N exported functions in a library, and a function that calls each one
+  // through its own relocation. A scan of the symbol table per relocation
+  // compares ~N²/2 names; the export index compares ~1 per lookup.
+  const n = 3000;
+  await withTempDir('ataru-linkscale-', async (dir) => {
+    const lib = Array.from({ length: n }, (_, i) => `long f${i}(long x) { return x + ${i}; }`).join('\n');
+    writeFileSync(join(dir, 'many.c'), `#include <ataru.h>\n${lib}\n`);
+    const decls = Array.from({ length: n }, (_, i) => `long f${i}(long);`).join('\n');
+    const table = Array.from({ length: n }, (_, i) => `f${i}`).join(', ');
+    writeFileSync(
+      join(dir, 'caller.c'),
+      `#include <ataru.h>\n${decls}\nstatic long (*const all[])(long) = { ${table} };\n` +
+        'long entry(const void *i, void *o, uint64_t k) { (void)i, (void)o; return all[k % (sizeof all / sizeof all[0])](1); }\n',
+    );
+    await build({ sources: ['many.c'], output: 'libmany.so', kind: 'library', cwd: dir });
+    await build({ sources: ['caller.c'], output: 'caller.elf', link: ['libmany.so'], cwd: dir });
+    const relocs = elf(join(dir, 'caller.elf')).relocations().length;
+    assert.ok(relocs >= n, `the caller has a relocation per function (${relocs})`);
+    const r = runCheck(check, [join(dir, 'caller.elf')]);
+    assert.equal(r.error, undefined, r.stdout);
+    const compares = Number(/^compares (\d+)$/m.exec(r.stdout)?.[1]);
+    assert.ok(Number.isFinite(compares) && compares > 0, r.stdout);
+    assert.ok(compares <= 4 * relocs, `${compares} name comparisons for ${relocs} relocations (a scan per relocation: ~${(n * n) / 2})`);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { scaledTimeout } from './scale.js';
 
 const cliEntry = fileURLToPath(new URL('./cli-entry.ts', import.meta.url));
 const tsxImport = import.meta.resolve('tsx');
@@ -32,8 +33,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
     let stderr = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`ataru ${args.join(' ')}: still running after ${opts.timeoutMs ?? 60_000} ms\n${stdout}\n${stderr}`));
-    }, opts.timeoutMs ?? 60_000);
+      reject(new Error(`ataru ${args.join(' ')}: still running after ${opts.timeoutMs ?? scaledTimeout(60_000)} ms\n${stdout}\n${stderr}`));
+    }, opts.timeoutMs ?? scaledTimeout(60_000));
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('error', reject);

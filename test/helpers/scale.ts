@@ -28,3 +28,12 @@ export const testScale = factor();
 export function scaled(full: number, min: number): number {
   return Math.max(min, Math.round(full * testScale));
 }
+
+/**
+ * A test's time limit on this machine: `ms` as written, five times that in
+ * the emulated KVM machine, where a child node process alone takes seconds
+ * to start. A limit only ends a hung test; no test asserts on time.
+ */
+export function scaledTimeout(ms: number): number {
+  return testScale < 1 ? ms * 5 : ms;
+}

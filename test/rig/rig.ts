@@ -23,7 +23,7 @@ export const driverArgs = ['--runtime', runtimeRel, '--fixtures', fixturesRel, '
  * port I/O against the TSS bitmap only when the cached TR type is 9
  * (docs/platform-differences.md).
  */
-export const rigCoreEnv = ['ATARU_GUEST_TSS_TYPE=9'];
+export const rigCoreEnv = ['ATARU_GUEST_TSS_TYPE=9', 'ATARU_GUEST_CR4_OFF=smap,smep'];
 
 /** Builds what the driver needs (guest runtime, fixtures, core, driver). */
 export function buildDriver(): void {

@@ -4,6 +4,7 @@
  * and its binaries, ls, inspect, invoke, send, stats, rm; errors exit 1.
  */
 import assert from 'node:assert/strict';
+import { scaledTimeout } from '../helpers/scale.js';
 import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,7 +36,7 @@ async function cli(...args: string[]): Promise<{ out: string; code: number }> {
   }
 }
 
-test('serve + client verbs over HTTP; SIGTERM exits 0', { ...kvmOptions(), timeout: 60_000 }, async () => {
+test('serve + client verbs over HTTP; SIGTERM exits 0', { ...kvmOptions(), timeout: scaledTimeout(60_000) }, async () => {
   assert.ok(makeProgram().commands.some((c) => c.name() === 'serve'));
   const dataDir = tempDir();
   const defDir = tempDir('ataru-def-');

@@ -6,6 +6,7 @@
  * served throughout.
  */
 import assert from 'node:assert/strict';
+import { scaledTimeout } from '../helpers/scale.js';
 import { after, before, describe, test } from 'node:test';
 import { native } from '../../src/runtime/native.js';
 import { DataClient, FrameReader } from '../../src/client/data-client.js';
@@ -38,7 +39,7 @@ describe('data port', kvmOptions(), () => {
   });
   after(() => srv.stop());
 
-  test('8 connections × 2,000 pipelined requests: exactly one correct reply each, in order', { ...knownKvmAmdLoadBug(), timeout: 60_000 }, async () => {
+  test('8 connections × 2,000 pipelined requests: exactly one correct reply each, in order', { ...knownKvmAmdLoadBug(), timeout: scaledTimeout(60_000) }, async () => {
     const conns = 8;
     const perConn = 2000;
     const window = 16;
@@ -98,7 +99,7 @@ describe('data port', kvmOptions(), () => {
     c.close();
   });
 
-  test('a client that never reads is paused, others are served; its replies all arrive later, in order', { timeout: 30_000 }, async () => {
+  test('a client that never reads is paused, others are served; its replies all arrive later, in order', { timeout: scaledTimeout(30_000) }, async () => {
     // 2,000 × 16 KiB: far more than the kernel's socket buffers and the server's write high-water mark.
     const n = 2000;
     const echoed = () => srv.registry.get('echo')!.current.handle.stats().requests;

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { encodeDefinition } from '../../src/app/index.js';
@@ -18,7 +18,7 @@ import { versionPath } from '../../src/server/store.js';
 import { tempDir } from '../helpers/tmp.js';
 import { fixture, helperLibrary } from '../fixtures/functions/fixtures.js';
 import { kvmOptions } from '../helpers/kvm.js';
-import { appDef, startTestServer, type TestServer } from './helpers.js';
+import { appDef, controlSend, startTestServer, type TestServer } from './helpers.js';
 
 test('versionPath keeps every client name inside the version folder, one folder per client folder', () => {
   assert.equal(versionPath('bin/f.elf'), 'bin/f.elf');
@@ -132,5 +132,52 @@ describe('libraries of uploaded apps', kvmOptions(), () => {
     assert.equal(readdirSync(loaded).length, 2, 'one folder per loaded version (owner, honest)');
     assert.equal((await fetch(`${base}/apps/honest`, { method: 'DELETE' })).status, 200);
     assert.equal(readdirSync(loaded).length, 1);
+  });
+});
+
+describe('libraries of control-port apps', kvmOptions(), () => {
+  // A function root holding useslib.elf with its libhelper.so beside it
+  // (ok/), without it (lonely/), and with a link to one outside (linked/).
+  const root = tempDir('ataru-libroot-');
+  const outside = tempDir('ataru-libout-');
+  let srv: TestServer;
+  before(async () => {
+    for (const d of ['ok', 'lonely', 'linked']) {
+      mkdirSync(join(root, d));
+      copyFileSync(fixture('useslib'), join(root, d, 'useslib.elf'));
+    }
+    copyFileSync(helperLibrary, join(root, 'ok', 'libhelper.so'));
+    copyFileSync(helperLibrary, join(outside, 'libhelper.so'));
+    symlinkSync(join(outside, 'libhelper.so'), join(root, 'linked', 'libhelper.so'));
+    srv = await startTestServer({ functionRoots: [root] });
+  });
+  after(async () => {
+    await srv.stop();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  const define = (name: string, folder: string) => {
+    const def = appDef(name, ['useslib'], []);
+    def.nodes[0]!.function = { path: join(root, folder), name: 'useslib.elf' };
+    return encodeDefinition(def, 'template');
+  };
+
+  test('a function deployed through the control port brings the library beside it', async () => {
+    const r = await controlSend(srv.controlPort!, define('rooted', 'ok'), true);
+    assert.ok(r.port, `deployed: ${r.raw.toString()}`);
+    const input = Buffer.from('from the roots');
+    const res = await fetch(`http://127.0.0.1:${srv.httpPort}/apps/rooted/invoke`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(input) });
+    assert.equal(res.status, 200);
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), helperAnswer(input));
+  });
+
+  test('a missing library, or one that leads outside the roots, is named with its function; nothing is told of outside files', async () => {
+    const lonely = await controlSend(srv.controlPort!, define('lonely', 'lonely'), true);
+    assert.match(lonely.error ?? '', /useslib\.elf needs library libhelper\.so, which is not in its folder inside the function roots/);
+    const linked = await controlSend(srv.controlPort!, define('linked', 'linked'), true);
+    assert.match(linked.error ?? '', /useslib\.elf needs library libhelper\.so, which is not in its folder inside the function roots/);
+    assert.doesNotMatch(linked.error ?? '', new RegExp(outside.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'the link target is not shown');
+    assert.equal((await fetch(`http://127.0.0.1:${srv.httpPort}/apps/lonely`)).status, 404);
   });
 });

@@ -39,7 +39,10 @@ long entry(const void *in, void *out, uint64_t node_id, uint64_t in_len, uint64_
 # names (ataru build --print-sdk). Another ataru: make ATARU=/path/to/ataru;
 # another SDK: make ATARU_SDK=/path/to/sdk.
 ATARU ?= ataru
-ATARU_SDK ?= $(shell $(ATARU) build --print-sdk 2>/dev/null)
+# Asked once (:=): a recursive ?= would run ataru at every use of the name.
+ifndef ATARU_SDK
+ATARU_SDK := $(shell $(ATARU) build --print-sdk 2>/dev/null)
+endif
 ifeq ($(ATARU_SDK),)
 $(error cannot find Ataru's SDK: install ataru (npm install -g ataru), or pass ATARU=... or ATARU_SDK=...)
 endif

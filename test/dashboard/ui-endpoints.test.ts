@@ -1,0 +1,113 @@
+/**
+ * The dashboard's data routes without KVM: /ui/validate draws a definition
+ * (nodes, edges, exec[0] as the shared image) or lists its problems at their
+ * template lines; /ui/events streams `stats` ticks; both sit behind the token.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer } from '../server/helpers.js';
+
+const sobelTemplate = readFileSync(join(import.meta.dirname, '../../examples/sobel/sobel.tmpl'), 'utf8');
+const TOKEN = 'dash-test-token';
+
+/** Reads SSE events from a fetch body until `count` events of `name` arrived. */
+async function readEvents(res: Response, name: string, count: number): Promise<unknown[]> {
+  const reader = res.body!.getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  const got: unknown[] = [];
+  while (got.length < count) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += dec.decode(value, { stream: true });
+    let end: number;
+    while ((end = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      const ev = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (ev === name && data !== undefined) got.push(JSON.parse(data));
+    }
+  }
+  await reader.cancel();
+  return got;
+}
+
+describe('dashboard data routes', () => {
+  let srv: TestServer;
+  let base: string;
+  const auth = { authorization: `Bearer ${TOKEN}` };
+
+  before(async () => {
+    srv = await startTestServer({ token: TOKEN });
+    base = `http://127.0.0.1:${srv.httpPort}`;
+  });
+  after(() => srv.stop());
+
+  async function validate(definition: string, encoding: 'text' | 'base64' = 'text') {
+    const res = await fetch(`${base}/ui/validate`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ definition, encoding }) });
+    assert.equal(res.status, 200);
+    return (await res.json()) as {
+      ok: boolean;
+      name?: string;
+      shared?: string | null;
+      nodes?: { index: number; id: string; function: string }[];
+      edges?: { from: number; to: number }[];
+      problems: { code: string; message: string; location?: { line?: number; node?: number } }[];
+    };
+  }
+
+  test('validate: the sobel template draws as 4 nodes, 4 edges and a shared image', async () => {
+    const r = await validate(sobelTemplate);
+    assert.equal(r.ok, true);
+    assert.equal(r.name, 'sobel');
+    assert.equal(r.shared, 'imageops.so');
+    assert.deepEqual(r.nodes!.map((n) => n.id), ['smooth', 'gradx', 'grady', 'magnitude']);
+    assert.deepEqual(r.edges!.map((e) => [e.from, e.to]).sort(), [[0, 1], [0, 2], [1, 3], [2, 3]]);
+    assert.deepEqual(r.problems, []);
+  });
+
+  test('validate: a broken template lists its problem at the template line', async () => {
+    const lines = sobelTemplate.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('exec[2].out_off'));
+    lines[at] = 'exec[2].out_off : not-a-number';
+    const r = await validate(lines.join('\n'));
+    assert.equal(r.ok, false);
+    assert.ok(r.problems.length >= 1);
+    assert.ok(
+      r.problems.some((p) => p.location?.line === at + 1),
+      `a problem at line ${at + 1}: ${JSON.stringify(r.problems)}`,
+    );
+  });
+
+  test('validate: garbage in the binary form is a problem, not a server error', async () => {
+    const r = await validate(Buffer.from([0, 1, 2, 3]).toString('base64'), 'base64');
+    assert.equal(r.ok, false);
+    assert.equal(r.problems[0]!.code, 'BAD_DEFINITION');
+  });
+
+  test('events: a stats stream with successive ticks', async () => {
+    const res = await fetch(`${base}/ui/events?interval_ms=250`, { headers: auth });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const evs = (await readEvents(res, 'stats', 2)) as { time: string; apps: unknown[] }[];
+    assert.equal(evs.length, 2);
+    for (const e of evs) assert.deepEqual(e.apps, []);
+    assert.ok(Date.parse(evs[1]!.time) >= Date.parse(evs[0]!.time));
+  });
+
+  test('events: a tick length out of range is a 400 naming the field', async () => {
+    const res = await fetch(`${base}/ui/events?interval_ms=1`, { headers: auth });
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /interval_ms/);
+  });
+
+  test('both routes need the token', async () => {
+    const ev = await fetch(`${base}/ui/events`);
+    assert.equal(ev.status, 401);
+    const v = await fetch(`${base}/ui/validate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ definition: sobelTemplate }) });
+    assert.equal(v.status, 401);
+  });
+});
