@@ -14,6 +14,7 @@
 extern "C" {
 #include "ataru_core.h"
 #include "ataru_packet.h"
+#include "packet_sock.h"
 }
 
 ataru_instance *AtaruInstanceOf(const Napi::Value &v);
@@ -91,6 +92,23 @@ Engine *GetEngine(const Napi::Value &v) {
   return ext.Data();
 }
 
+const char *OpenErrorKind(int code) {
+  return code == EPERM || code == EACCES ? "NO_PRIVILEGE" : code == ENODEV ? "NO_INTERFACE" : "SYSTEM";
+}
+
+// packetProbe(iface): opens and closes a packet socket on iface, so a raw
+// app learns of a missing privilege or interface before it builds any
+// instance. Throws as packetOpen does.
+Napi::Value PacketProbe(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) return Throw(env, "packetProbe(iface)", "BAD_ARGUMENT", 0);
+  std::string iface = info[0].As<Napi::String>().Utf8Value();
+  char msg[256] = "";
+  int r = ataru_packet_probe(iface.c_str(), msg, sizeof msg);
+  if (r < 0) return Throw(env, msg[0] ? msg : "packetProbe failed", OpenErrorKind(-r), -r);
+  return env.Undefined();
+}
+
 // packetOpen({ iface, outIface?, port, msgLen, pktcnt, numNodes }, handles,
 //   onWindow?(window)) -> engine. Throws with .code: NO_PRIVILEGE (EPERM,
 // EACCES), NO_INTERFACE (ENODEV), BAD_ARGUMENT, or SYSTEM (.errno).
@@ -141,8 +159,7 @@ Napi::Value PacketOpen(const Napi::CallbackInfo &info) {
     if (en->has_tsfn) en->tsfn.Release();
     delete en;
     int code = static_cast<int>(err.code);
-    const char *kind = code == EPERM || code == EACCES ? "NO_PRIVILEGE" : code == ENODEV ? "NO_INTERFACE" : "SYSTEM";
-    return Throw(env, err.message[0] ? err.message : "packetOpen failed", kind, code);
+    return Throw(env, err.message[0] ? err.message : "packetOpen failed", OpenErrorKind(code), code);
   }
   // Collected: freed once closed (an open engine is the caller's to close).
   Napi::External<Engine> ext = Napi::External<Engine>::New(env, en, [](Napi::Env, Engine *p) {
@@ -237,6 +254,7 @@ Napi::Value PacketClose(const Napi::CallbackInfo &info) {
 }  // namespace
 
 void InitPacket(Napi::Env env, Napi::Object exports) {
+  exports.Set("packetProbe", Napi::Function::New(env, PacketProbe, "packetProbe"));
   exports.Set("packetOpen", Napi::Function::New(env, PacketOpen, "packetOpen"));
   exports.Set("packetCounters", Napi::Function::New(env, PacketCounters, "packetCounters"));
   exports.Set("packetClose", Napi::Function::New(env, PacketClose, "packetClose"));

@@ -68,3 +68,10 @@ int ataru_packet_rx_open(const char *iface, uint16_t port, char *msg, size_t cap
 int ataru_packet_tx_open(const char *iface, char *msg, size_t cap) {
   return open_bound(iface, 0, 0, msg, cap);
 }
+
+int ataru_packet_probe(const char *iface, char *msg, size_t cap) {
+  int fd = open_bound(iface, 0, 0, msg, cap);
+  if (fd < 0) return fd;
+  close(fd);
+  return 0;
+}

@@ -54,6 +54,7 @@ export interface PacketConfig {
 }
 
 interface PacketAddon {
+  packetProbe(iface: string): void;
   packetOpen(cfg: PacketConfig, handles: NativeHandle[], onWindow?: (w: PacketWindow) => void): PacketEngine;
   packetCounters(e: PacketEngine): PacketCounters;
   packetClose(e: PacketEngine): Promise<void>;

@@ -71,6 +71,8 @@ export class RawPort {
   }
 
   static async open(def: AppDefinition, load: LoadOptions, opts: RawPortOptions): Promise<RawPort> {
+    probeRawAccess(def.name, opts.iface);
+    if (opts.outIface !== undefined && opts.outIface !== opts.iface) probeRawAccess(def.name, opts.outIface);
     const { spec } = buildSpec(def, load);
     const made = await Promise.allSettled(Array.from({ length: rawInstancesOf(def) }, () => native().createInstance(spec)));
     const handles = made.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -136,7 +138,16 @@ export class RawPort {
   }
 }
 
-function rawOpenError(def: AppDefinition, iface: string, e: Error & { code?: string }): AtaruError {
+/** Throws the clear error (FORBIDDEN: no CAP_NET_RAW; BAD_DEFINITION: no such interface) before any instance is built. */
+export function probeRawAccess(app: string, iface: string): void {
+  try {
+    packetAddon().packetProbe(iface);
+  } catch (e) {
+    throw rawOpenError({ name: app }, iface, e as Error & { code?: string });
+  }
+}
+
+function rawOpenError(def: Pick<AppDefinition, 'name'>, iface: string, e: Error & { code?: string }): AtaruError {
   switch (e.code) {
     case 'NO_PRIVILEGE':
       return new AtaruError(
