@@ -69,6 +69,8 @@ struct ataru_packet_engine {
   uint8_t *rx_mem, *out_mem;
 
   struct packet_window_acc window;   /* engine thread only */
+  /* the windows a batch finished (pktcnt >= 1: at most one per frame) */
+  ataru_packet_window done_windows[ATARU_PACKET_BATCH];
   pthread_mutex_t stats_lock;
   ataru_packet_counters counters;
 };
@@ -170,7 +172,7 @@ static void transmit(struct ataru_packet_engine *e, unsigned n, unsigned *sent_o
 static void account(struct ataru_packet_engine *e, unsigned n, const uint64_t *rx_ns, uint64_t recv_ns) {
   unsigned sent[ATARU_PACKET_BATCH];
   transmit(e, n, sent);
-  ataru_packet_window windows[2];
+  ataru_packet_window *windows = e->done_windows;
   unsigned nwin = 0;
   pthread_mutex_lock(&e->stats_lock);
   ataru_packet_counters *c = &e->counters;
@@ -191,7 +193,7 @@ static void account(struct ataru_packet_engine *e, unsigned n, const uint64_t *r
     if (!e->pktcnt) continue;
     ataru_window_add(&e->window, rx_ns[i], s->len, s->run_ns, s->dag_ns, s->node_ns);
     if (e->window.packets == e->pktcnt) {
-      if (nwin < 2) ataru_window_finish(&e->window, ataru_now_ns(), &windows[nwin++]);
+      ataru_window_finish(&e->window, ataru_now_ns(), &windows[nwin++]);
       c->windows++;
       ataru_window_reset(&e->window, e->num_nodes);
     }
