@@ -16,13 +16,10 @@ import { native, type NativeHandle } from '../runtime/native.js';
 import { buildSpec } from '../runtime/spec.js';
 import type { LoadOptions } from '../runtime/types.js';
 import { packetAddon, type PacketCounters, type PacketEngine, type PacketWindow } from './raw-native.js';
+import { rawInstancesOf } from './reservations.js';
 import { sendResultLine } from './result-target.js';
 import { formatStatsLine } from './stats-line.js';
 
-/** Instances of a raw app's packet path: the definition's pool size, or 1 (keeps all order trivially). */
-export function rawInstancesOf(def: AppDefinition): number {
-  return def.instances > 0 ? Math.min(def.instances, 64) : 1;
-}
 
 /** The interfaces a raw definition uses, checked against the server's allowed list; throws a clear error. */
 export function rawInterfaces(def: AppDefinition, allowed: string[]): { iface: string; outIface?: string } {

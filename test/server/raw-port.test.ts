@@ -227,6 +227,20 @@ describe('raw apps (conn_type raw) on a veth pair', kvmOptions(), () => {
     await srv.registry.remove('seedraw');
   });
 
+  test('the packet-path instances count in the server-wide caps', async () => {
+    const small = await startTestServer({ rawInterface: [v.host], limits: { maxInstances: 3 } });
+    try {
+      // pool 2 + packet path 2 = 4 > 3: refused before any VM is made
+      await assert.rejects(
+        small.deploy(appDef('capped', ['pktverdict'], [], { conn_type: 'raw', conn_port: PORT + 200, instances: 2 })),
+        (e: Error & { code?: string }) => e.code === 'BUSY' && /instances/.test(e.message),
+      );
+      assert.equal(small.registry.get('capped'), undefined);
+    } finally {
+      await small.stop();
+    }
+  });
+
   test('removing a raw app closes its packet sockets', async () => {
     const open = packetSocketsOn(v.hostIndex);
     assert.ok(open >= 2, `the app's receive and transmit sockets are bound to ${v.host} (${open})`);
