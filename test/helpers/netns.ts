@@ -94,7 +94,8 @@ for line in sys.stdin:
 `;
 
 // Prints, as hex lines, every frame arriving on the interface (not our own
-// outgoing ones) that carries the marker; says "ready" once bound; exits
+// outgoing ones, nor ICMP: the kernel's port-unreachable replies quote the
+// frames sent) that carries the marker; says "ready" once bound; exits
 // after the frame carrying the end marker.
 const CAPTURE = `
 import socket, sys
@@ -105,7 +106,7 @@ end = bytes.fromhex(sys.argv[3])
 print("ready", flush=True)
 while True:
     f, addr = s.recvfrom(70000)
-    if addr[2] == socket.PACKET_OUTGOING or marker not in f:
+    if addr[2] == socket.PACKET_OUTGOING or marker not in f or (len(f) > 23 and f[12] == 8 and f[13] == 0 and f[23] == 1):
         continue
     print(f.hex(), flush=True)
     if end in f:

@@ -7,10 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createCipheriv } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parseDefinition } from '../../src/app/index.js';
+import { KEY } from '../../examples/packet-chain/packet.js';
 import { probeRawAccess, RawPort } from '../../src/server/raw-port.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { ipv4Frame, makeVethNs, packetSocketsOn, sendFrames, startCapture, type VethNs } from '../helpers/netns.js';
@@ -18,6 +22,7 @@ import { randomBytes } from '../helpers/random.js';
 import { scaled, scaledTimeout } from '../helpers/scale.js';
 import { appDef, controlSend, fixturesDir, startTestServer, type TestServer } from './helpers.js';
 
+const chainDir = fileURLToPath(new URL('../../examples/packet-chain', import.meta.url));
 const MARKER = Buffer.from('ATRU');
 const END_SEQ = 0xffffffff;
 const FLIP = 0x20;
@@ -79,7 +84,8 @@ describe('raw apps (conn_type raw) on a veth pair', kvmOptions(), () => {
   before(async () => {
     v = makeVethNs('r');
     result = await resultListener();
-    srv = await startTestServer({ rawInterface: [v.host] });
+    execFileSync('make', ['-s', '-C', chainDir]);
+    srv = await startTestServer({ rawInterface: [v.host], functionRoots: [chainDir, fixturesDir] });
     await srv.deploy(
       appDef('pkt', ['pktverdict'], [], {
         conn_type: 'raw',
@@ -225,6 +231,50 @@ describe('raw apps (conn_type raw) on a veth pair', kvmOptions(), () => {
     assert.equal(got.length, want.length);
     got.forEach((g, i) => assert.ok(g.equals(want[i]!), `frame ${i} bit-exact`));
     await srv.registry.remove('seedraw');
+  });
+
+  test('examples/packet-chain as a raw app: firewall and IDS drops send nothing, a passed frame comes back encrypted', { timeout: scaledTimeout(60_000) }, async () => {
+    const file = join(chainDir, 'packet-chain-raw.tmpl');
+    await srv.deploy(parseDefinition(readFileSync(file), { file }));
+    const port = 443;
+    let seq = 0;
+    const frame = (proto: 'tcp' | 'udp', src: string, body: Buffer, last = false) => {
+      const nonce = Buffer.concat([MARKER, Buffer.alloc(4), Buffer.from([1, 2, 3, 4])]);
+      nonce.writeUInt32BE(last ? END_SEQ : seq++, 4);
+      return ipv4Frame({ dstMac: v.hostMac, srcMac: v.peerMac, src, dst: v.hostIp, proto, srcPort: 40100, dstPort: port, payload: Buffer.concat([nonce, body]) });
+    };
+    const noise = (n: number, s: number) => Buffer.from(randomBytes(n, s).map((b) => (b & 0x3f) | 0x40)); // no signature bytes
+    // [frame, passes?] by the rule and signature tables of examples/packet-chain
+    const cases: [Buffer, boolean][] = [
+      [frame('tcp', v.peerIp, noise(1000, 1)), true], // default pass
+      [frame('udp', v.peerIp, noise(64, 2)), false], // UDP below 1024: firewall rule 5
+      [frame('tcp', '192.0.2.77', noise(64, 3)), false], // blocked network: rule 0
+      [frame('tcp', v.peerIp, Buffer.from('GET /../etc/passwd HTTP/1.0')), false], // IDS signature 0
+      [frame('tcp', v.peerIp, noise(1400, 4)), true],
+      [frame('tcp', v.peerIp, Buffer.from('<p><script>x</script>')), false], // IDS signature 3
+      [frame('tcp', v.peerIp, Buffer.alloc(0)), true], // an empty payload passes
+      [frame('tcp', v.peerIp, noise(20, 5), true), true],
+    ];
+    const hl = 14 + 20 + 20;
+    const expect = (f: Buffer) => {
+      const nonce = f.subarray(hl, hl + 12);
+      const enc = createCipheriv('chacha20', KEY, Buffer.concat([Buffer.from([1, 0, 0, 0]), nonce])).update(f.subarray(hl + 12));
+      return Buffer.concat([f.subarray(6, 12), f.subarray(0, 6), f.subarray(12, hl + 12), enc]);
+    };
+    const end = Buffer.concat([MARKER, Buffer.from([0xff, 0xff, 0xff, 0xff])]);
+    const cap = await startCapture(v, MARKER, end, scaledTimeout(60_000));
+    const counters0 = (srv.registry.get('packet_chain_raw')!.dataPort as RawPort).counters()!;
+    assert.equal(counters0.received, 0);
+    await sendFrames(v, cases.map(([f]) => f));
+    const got = await cap.frames;
+    const want = cases.filter(([, pass]) => pass).map(([f]) => expect(f));
+    assert.equal(got.length, want.length, 'one output per passed frame');
+    got.forEach((g, i) => assert.ok(g.equals(want[i]!), `passed frame ${i}: MACs swapped, payload ChaCha20-encrypted, nothing else changed`));
+    const c = (srv.registry.get('packet_chain_raw')!.dataPort as RawPort).counters()!;
+    assert.equal(c.received, cases.length);
+    assert.equal(c.filtered, cases.length - want.length, 'drops are empty outputs');
+    assert.equal(c.dropped, 0);
+    await srv.registry.remove('packet_chain_raw');
   });
 
   test('the packet-path instances count in the server-wide caps', async () => {
