@@ -52,11 +52,14 @@ export class RawPort {
   readonly connections = 0;
   private closed?: Promise<void>;
   private coldStartUs = 0;
+  /** The running packet path; undefined before start() and after stop(). */
+  private engine?: PacketEngine;
+  /** The counters when the engine last stopped. */
+  private lastCounters?: PacketCounters;
 
   private constructor(
     private readonly def: AppDefinition,
     private readonly handles: NativeHandle[],
-    private readonly engine: PacketEngine,
     readonly iface: string,
     readonly outIface: string,
     private readonly opts: RawPortOptions,
@@ -67,44 +70,73 @@ export class RawPort {
     return this.def.conn_port;
   }
 
+  /** prepare() then start(): the packet path running. */
   static async open(def: AppDefinition, load: LoadOptions, opts: RawPortOptions): Promise<RawPort> {
+    const port = await RawPort.prepare(def, load, opts);
+    try {
+      port.start();
+    } catch (e) {
+      await port.close();
+      throw e;
+    }
+    return port;
+  }
+
+  /**
+   * The privilege and interface checks, and the instances, without taking
+   * any frame yet: a redeploy builds the new version's before it stops the
+   * old one's packet path (two sockets on one port would both get every frame).
+   */
+  static async prepare(def: AppDefinition, load: LoadOptions, opts: RawPortOptions): Promise<RawPort> {
     probeRawAccess(def.name, opts.iface);
     if (opts.outIface !== undefined && opts.outIface !== opts.iface) probeRawAccess(def.name, opts.outIface);
     const { spec } = buildSpec(def, load);
     const made = await Promise.allSettled(Array.from({ length: rawInstancesOf(def) }, () => native().createInstance(spec)));
     const handles = made.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    const destroyAll = () => Promise.all(handles.map((h) => native().destroy(h)));
     if (failed) {
-      await destroyAll();
+      await Promise.all(handles.map((h) => native().destroy(h)));
       throw new AtaruError('INTERNAL', `raw app "${def.name}": could not create its packet-path instance: ${(failed.reason as Error).message}`);
     }
-    let port: RawPort | undefined;
-    let engine: PacketEngine;
-    try {
-      engine = packetAddon().packetOpen(
-        { iface: opts.iface, outIface: opts.outIface, port: def.conn_port, msgLen: def.msg_len, pktcnt: def.pktcnt, numNodes: def.nodes.length },
-        handles,
-        (w) => port?.window(w),
-      );
-    } catch (e) {
-      await destroyAll();
-      throw rawOpenError(def, opts.iface, e as Error & { code?: string });
-    }
-    port = new RawPort(def, handles, engine, opts.iface, opts.outIface ?? opts.iface, opts);
+    const port = new RawPort(def, handles, opts.iface, opts.outIface ?? opts.iface, opts);
     port.coldStartUs = Math.max(...handles.map((h) => native().coldStartNs(h) / 1000));
     return port;
   }
 
+  /** Opens the sockets and starts the packet thread (counting from 0). */
+  start(): void {
+    if (this.closed) throw new AtaruError('INTERNAL', `raw app "${this.def.name}": its packet path is closed`);
+    if (this.engine) return;
+    const { def, opts } = this;
+    try {
+      this.engine = packetAddon().packetOpen(
+        { iface: opts.iface, outIface: opts.outIface, port: def.conn_port, msgLen: def.msg_len, pktcnt: def.pktcnt, numNodes: def.nodes.length },
+        this.handles,
+        (w) => this.window(w),
+      );
+    } catch (e) {
+      throw rawOpenError(def, opts.iface, e as Error & { code?: string });
+    }
+  }
+
+  /** Stops the packet thread after its batch and closes the sockets; the instances stay (start() again). */
+  async stop(): Promise<void> {
+    const engine = this.engine;
+    if (!engine) return;
+    this.lastCounters = packetAddon().packetCounters(engine);
+    this.engine = undefined;
+    await packetAddon().packetClose(engine);
+  }
+
   counters(): PacketCounters | undefined {
     if (this.closed) return undefined;
-    return packetAddon().packetCounters(this.engine);
+    return this.engine ? packetAddon().packetCounters(this.engine) : this.lastCounters;
   }
 
   /** Stops the packet thread, closes the sockets, then frees the instances. */
   close(_drain?: boolean): Promise<void> {
     this.closed ??= (async () => {
-      await packetAddon().packetClose(this.engine);
+      await this.stop();
       await Promise.all(this.handles.map((h) => native().destroy(h)));
     })();
     return this.closed;

@@ -235,9 +235,6 @@ export class AppRegistry {
     const { limits } = this.deps.config;
     const existing = this.apps.get(def.name);
     if (def.conn_type === 'raw') rawInterfaces(def, this.deps.config.rawInterface);
-    if (existing && (def.conn_type === 'raw' || existing.current.def.conn_type === 'raw')) {
-      throw new AtaruError('CONFLICT', `app "${def.name}" is deployed and one of the versions is a raw app: remove it first, then deploy (a raw app's packet path is not swapped in place)`, { field: 'conn_type' });
-    }
     if (def.msg_len > limits.maxMsgLen) {
       throw new AtaruError('BAD_DEFINITION', `msg_len ${def.msg_len} is over this server's limit of ${limits.maxMsgLen} bytes`, { field: 'msg_len' });
     }
@@ -249,7 +246,7 @@ export class AppRegistry {
     }
     if (port !== 0 && def.conn_type === 'raw') {
       const iface = rawInterfaces(def, this.deps.config.rawInterface).iface;
-      const holder = this.list().find((a) => a.dataPort instanceof RawPort && a.dataPort.iface === iface && a.dataPort.port === port);
+      const holder = this.list().find((a) => a.name !== def.name && a.dataPort instanceof RawPort && a.dataPort.iface === iface && a.dataPort.port === port);
       if (holder) throw new AtaruError('CONFLICT', `conn_port ${port} on ${iface} is already taken by raw app "${holder.name}"`, { field: 'conn_port' });
     } else if (port !== 0) {
       const holder = this.list().find((a) => a.name !== def.name && !(a.dataPort instanceof RawPort) && a.dataPort.port === port);
@@ -313,12 +310,23 @@ export class AppRegistry {
     metrics.coldStart(def.name, handle.stats().coldStartUs);
 
     const existing = this.apps.get(def.name);
-    const samePort = existing && (port === 0 || port === existing.dataPort.port);
+    // A raw version replacing a raw one: the old packet path stops before the
+    // new one starts (both sockets would take every frame), so frames
+    // arriving in between are missed; on a failure the old one starts again.
+    const oldRaw = existing?.dataPort instanceof RawPort ? existing.dataPort : undefined;
+    let oldRawStopped = false;
+    const samePort = existing && !oldRaw && def.conn_type !== 'raw' && (port === 0 || port === existing.dataPort.port);
     let dataPort: DataPort | RawPort | undefined;
     const app: DeployedApp = existing ?? ({ name: def.name, current: version, created: new Date().toISOString(), logs } as DeployedApp);
     try {
       if (def.conn_type === 'raw') {
-        dataPort = await RawPort.open(def, loadOpts, { ...rawInterfaces(def, config.rawInterface), result, log: appLog });
+        const raw = await RawPort.prepare(def, loadOpts, { ...rawInterfaces(def, config.rawInterface), result, log: appLog });
+        dataPort = raw;
+        if (oldRaw) {
+          oldRawStopped = true;
+          await oldRaw.stop();
+        }
+        raw.start();
       } else if (!samePort) {
         dataPort = await DataPort.open(app, config.host, port, {
           window: config.limits.maxInFlightPerConnection,
@@ -333,6 +341,13 @@ export class AppRegistry {
       store.save({ name: def.name, definition: def, blobs, port: dataPort?.port ?? existing!.dataPort.port });
     } catch (e) {
       await dataPort?.close(false);
+      if (oldRawStopped) {
+        try {
+          oldRaw!.start();
+        } catch (again) {
+          appLog.error({ err: (again as Error).message }, 'the replaced raw app could not take frames again');
+        }
+      }
       await handle.close();
       this.ledger.release(reservation);
       store.unlinkVersion(folder);

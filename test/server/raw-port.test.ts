@@ -291,6 +291,32 @@ describe('raw apps (conn_type raw) on a veth pair', kvmOptions(), () => {
     }
   });
 
+  test('a raw app redeploys in place: the new version answers, the old packet path is closed', { timeout: scaledTimeout(60_000) }, async () => {
+    const sockets = packetSocketsOn(v.hostIndex);
+    // version 2: echo (the frame back unchanged) instead of pktverdict
+    await srv.deploy(appDef('pkt', ['echo'], [], { conn_type: 'raw', conn_port: PORT, msg_len: MSG_LEN, instances: 1 }));
+    assert.equal(packetSocketsOn(v.hostIndex), sockets, "the old version's sockets closed, the new one's open");
+    assert.equal(raw().counters()!.received, 0, 'the new packet path counts from 0');
+    const frames = Array.from({ length: scaled(20, 4) }, (_, i) => udp(PORT, payload('P', 4_000_000 + i, 50)));
+    const end = udp(PORT, payload('P', END_SEQ, 20));
+    const cap = await startCapture(v, MARKER, Buffer.concat([MARKER, Buffer.from([0xff, 0xff, 0xff, 0xff])]), scaledTimeout(60_000));
+    await sendFrames(v, [...frames, end]);
+    const got = await cap.frames;
+    const want = [...frames, end];
+    assert.equal(got.length, want.length, 'each frame once (no second socket on the port)');
+    got.forEach((g, i) => assert.ok(g.equals(want[i]!), `frame ${i} echoed unchanged by version 2`));
+  });
+
+  test('a raw redeploy refused at its checks leaves the running version serving', async () => {
+    const sockets = packetSocketsOn(v.hostIndex);
+    await assert.rejects(
+      srv.deploy(appDef('pkt', ['echo'], [], { conn_type: 'raw', conn_port: PORT, msg_len: MSG_LEN, instances: 1, iface: 'nosuchif0' })),
+      (e: Error & { code?: string }) => e.code === 'FORBIDDEN' && /nosuchif0/.test(e.message),
+    );
+    assert.equal(packetSocketsOn(v.hostIndex), sockets, 'the running version keeps its sockets');
+    assert.equal(srv.registry.get('pkt')!.current.def.nodes[0]!.function.name, 'echo.elf');
+  });
+
   test('removing a raw app closes its packet sockets', async () => {
     const open = packetSocketsOn(v.hostIndex);
     assert.ok(open >= 2, `the app's receive and transmit sockets are bound to ${v.host} (${open})`);
