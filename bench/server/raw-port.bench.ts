@@ -12,7 +12,7 @@
  *   raw, burst                 frames/s the app sent back while the sender
  *                              blasts; its inverse is the per-frame cost,
  *                              set against one in-process DAG run
- *                              (target: ≤ 1.2×)
+ *                              back to back, mean (target: ≤ 1.2×)
  *   TCP data port              p50/p99 one request at a time; req/s with a
  *                              window of 32
  *
@@ -47,8 +47,8 @@ function app(name: string, raw: boolean, msgLen: number): AppDefinition {
 }
 
 // pingpong N: N times, send the frame and wait for the app's output (RTT ns
-// each). blast N: send N frames back to back while a thread counts the
-// outputs; the span from the first to the last output. JSON on stdout.
+// each). blast N: send N frames back to back (the bench reads the app's own
+// counters meanwhile). JSON on stdout.
 const SENDER = `
 import json, socket, sys, threading, time
 iface, mode, n, frame, mark = sys.argv[1], sys.argv[2], int(sys.argv[3]), bytes.fromhex(sys.argv[4]), bytes.fromhex(sys.argv[5])
@@ -66,25 +66,12 @@ if mode == "pingpong":
         t = time.perf_counter_ns(); tx.send(frame); output(); rtt.append(time.perf_counter_ns() - t)
     print(json.dumps({"rtt": rtt}))
 else:
-    got = [0, 0, 0]
-    stop = threading.Event()
-    def count():
-        while not stop.is_set():
-            try: output()
-            except socket.timeout: continue
-            now = time.perf_counter_ns()
-            if not got[0]: got[1] = now
-            got[0] += 1; got[2] = now
-    t = threading.Thread(target=count); t.start()
     t0 = time.perf_counter_ns()
     for _ in range(n):
         while True:
             try: tx.send(frame); break
             except BlockingIOError: time.sleep(0.0001)
-    t1 = time.perf_counter_ns()
-    while got[0] < n and time.perf_counter_ns() - t1 < 3e9: time.sleep(0.01)
-    stop.set(); t.join()
-    print(json.dumps({"sent": n, "sendNs": t1 - t0, "got": got[0], "spanNs": got[2] - got[1]}))
+    print(json.dumps({"sent": n, "sendNs": time.perf_counter_ns() - t0}))
 `;
 
 function sender(v: VethNs, mode: 'pingpong' | 'blast', n: number, frame: Buffer, mark: Buffer): Promise<Record<string, number | number[]>> {
@@ -130,7 +117,10 @@ export async function run(ctx: BenchContext): Promise<void> {
       const inVm: number[] = [];
       const inproc = await timeEach(async () => inVm.push((await handle.run(frame)).dagNs), 5000, slice);
       const inP50 = median(inproc);
-      const vs = (ns: number) => `${fmtRatio(ns / inP50)} in-proc, ${fmtRatio(ns / floor)} floor`;
+      // Back to back, the mean is what a stream of runs costs each (the
+      // burst's per-frame cost is a mean too); the ratios use it.
+      const inMean = inproc.reduce((a, b) => a + b, 0) / inproc.length;
+      const vs = (ns: number) => `${fmtRatio(ns / inMean)} in-proc mean, ${fmtRatio(ns / floor)} floor`;
 
       await runLoad({ host: '127.0.0.1', port: tcp.dataPort.port, input: frame, count: 300, concurrency: 1, window: 1 });
       const one = await runLoad({ host: '127.0.0.1', port: tcp.dataPort.port, input: frame, count: 3000, concurrency: 1, window: 1 });
@@ -145,9 +135,27 @@ export async function run(ctx: BenchContext): Promise<void> {
       const pp = (await sender(v, 'pingpong', 2000, frame, mark)).rtt as number[];
       const c1 = rp.counters()!;
       const engineMeanNs = ((c1.run.total - c0.run.total) / (c1.run.count - c0.run.count)) * 1000;
+      // The burst's rate from the engine's own counters, sampled while the
+      // sender blasts: frames transmitted between the first and the last sample
+      // that saw progress.
+      const samples: [number, number][] = [];
+      const sample = () => samples.push([performance.now(), rp.counters()!.transmitted]);
+      const poll = setInterval(sample, 2);
       const blast = await sender(v, 'blast', 20_000, frame, mark);
-      const got = blast.got as number;
-      const rawRate = got > 1 ? (got - 1) / ((blast.spanNs as number) / 1e9) : 0;
+      const settle = performance.now() + 2000;
+      let last = rp.counters()!.transmitted;
+      while (performance.now() < settle) {
+        await new Promise((r) => setTimeout(r, 50));
+        const now = rp.counters()!.transmitted;
+        if (now === last) break;
+        last = now;
+      }
+      clearInterval(poll);
+      sample();
+      const base = samples.find(([, n]) => n > samples[0]![1]) ?? samples[0]!;
+      const top = samples.findIndex(([, n]) => n === samples[samples.length - 1]![1]);
+      const got = samples[top]![1] - samples[0]![1];
+      const rawRate = top >= 0 && samples[top]![0] > base[0] ? (samples[top]![1] - base[1]) / ((samples[top]![0] - base[0]) / 1000) : 0;
       const perFrame = rawRate ? 1e9 / rawRate : NaN;
       const sendRate = (blast.sent as number) / ((blast.sendNs as number) / 1e9);
       await srv.registry.remove(raw.name);
@@ -155,17 +163,17 @@ export async function run(ctx: BenchContext): Promise<void> {
       const t = `${size} B`;
       rows.push(
         [t, 'exit floor (bare exit round trip)', fmtUs(floor), '', '', ''],
-        [t, 'in-process app.run() (in-VM DAG p50)', fmtUs(inP50), fmtUs(percentile(inproc, 99)), `${fmtUs(median(inVm))} in VM`, ''],
+        [t, 'in-process app.run(), back to back', fmtUs(inP50), fmtUs(percentile(inproc, 99)), `mean ${fmtUs(inMean)}; in-VM DAG p50 ${fmtUs(median(inVm))}`, ''],
         [t, 'TCP data port, 1 at a time', fmtUs(percentile(one.latencyNs, 50)), fmtUs(percentile(one.latencyNs, 99)), vs(percentile(one.latencyNs, 50)), ''],
         [t, 'TCP data port, window 32', '', '', `${(1e9 / tcpRate / 1000).toFixed(1)} µs/req`, `${tcpRate.toFixed(0)}/s`],
         [t, 'raw, 1 at a time: sender round trip', fmtUs(percentile(pp, 50)), fmtUs(percentile(pp, 99)), vs(percentile(pp, 50)), ''],
         [t, 'raw, 1 at a time: engine host time (mean)', fmtUs(engineMeanNs), '', vs(engineMeanNs), ''],
         [t, `raw, burst (${got}/${blast.sent} back; sender ${sendRate.toFixed(0)}/s)`, '', '', `${fmtUs(perFrame)}/frame = ${vs(perFrame)}`, `${rawRate.toFixed(0)}/s`],
-        [t, '  target: per-frame cost ≤ 1.2× in-process run', '', '', perFrame <= 1.2 * inP50 ? 'yes' : 'NO', ''],
+        [t, '  target: per-frame cost ≤ 1.2× in-process run (mean)', '', '', perFrame <= 1.2 * inMean ? 'yes' : 'NO', ''],
       );
     }
     printTable('raw-packet path vs TCP data port vs exit floor (1-node pktverdict, 1 instance)', ['frame', 'path', 'p50', 'p99', 'vs', 'rate'], rows);
-    console.log('raw burst rates are bounded by the python sender when it is slower than the app (its own rate shown).');
+    console.log('raw burst: frames the sender sent faster than the app took them were dropped by the kernel (n/sent back); the rate is the app\'s.');
   } finally {
     await srv.close();
     rmSync(dataDir, { recursive: true, force: true });
