@@ -4,6 +4,7 @@
       "target_name": "ataru",
       "sources": [
         "native/addon.cc",
+        "native/addon_packet.cc",
         "<!@(ls -1 native/*.c)"
       ],
       "include_dirs": [
@@ -15,7 +16,7 @@
       "cflags": ["-O2", "-pthread", "-Wall", "-Wextra"],
       "cflags_c": ["-std=gnu11"],
       "cflags_cc": ["-std=c++17"],
-      "ldflags": ["-pthread", "-lrt"]
+      "ldflags": ["-pthread", "-lrt", "-lm"]
     }
   ]
 }

@@ -23,6 +23,10 @@ extern "C" {
 #include "probe.h"
 }
 
+// addon_packet.cc: raw-packet apps, over the same instance handles.
+void InitPacket(Napi::Env env, Napi::Object exports);
+ataru_instance *AtaruInstanceOf(const Napi::Value &v);
+
 namespace {
 
 // Outputs up to this size are copied into a V8-owned Buffer; larger ones are
@@ -1090,9 +1094,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tscHz", Napi::Function::New(env, TscHz, "tscHz"));
   exports.Set("kvmProbe", Napi::Function::New(env, KvmProbe, "kvmProbe"));
   exports.Set("constants", Constants(env));
+  InitPacket(env, exports);
   return exports;
 }
 
 }  // namespace
+
+// The core instance behind a live handle, or nullptr (for addon_packet.cc,
+// whose caller keeps the handle alive until the packet path is closed).
+ataru_instance *AtaruInstanceOf(const Napi::Value &v) {
+  Handle *h = GetHandle(v);
+  return h && !h->destroy_requested && !h->js_gone ? h->inst : nullptr;
+}
 
 NODE_API_MODULE(ataru, Init)

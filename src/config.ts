@@ -111,6 +111,8 @@ export const serverConfigSchema = z
     allowRemoteDeploy: z.boolean().default(false),
     /** Where statistics lines may be sent (result_ip): IPs or CIDRs. */
     resultAllow: z.array(z.string().min(1)).default(['127.0.0.0/8', '::1/128']),
+    /** Interfaces raw apps (conn_type raw) may receive and transmit on; the first is their default. */
+    rawInterface: z.array(z.string().regex(/^[^/:\s]{1,15}$/, 'a network interface name (1..15 characters)')).default([]),
     /** Bearer token for the HTTP API; required on a non-loopback host. */
     token: z.string().min(1).optional(),
     /**

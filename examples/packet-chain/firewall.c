@@ -28,6 +28,43 @@ static int matches(const struct rule *r, const struct pkt_header *h) {
   return port >= r->dport_lo && port <= r->dport_hi;
 }
 
+struct rule_verdict {
+  uint8_t verdict;
+  uint16_t match;
+};
+
+/* First match wins; default pass. */
+static struct rule_verdict apply_rules(const struct pkt_header *h) {
+  for (unsigned i = 0; i < NRULES; i++)
+    if (matches(&rules[i], h)) return (struct rule_verdict){rules[i].verdict, (uint16_t)i};
+  return (struct rule_verdict){PKT_PASS, PKT_NO_MATCH};
+}
+
+#ifdef PKT_FRAME
+#include "frame.h"
+
+/* Raw mode (frame.h): the rules read the frame's own headers; the record
+ * carries the frame. */
+long entry(const void *in, void *out, uint64_t node_id, uint64_t in_len, uint64_t out_cap) {
+  (void)node_id;
+  uint8_t *rec = out;
+  if (out_cap < REC_HEADER + FRAME_MAX) return ATARU_ENOSPC;
+  struct pkt_header h;
+  uint32_t hl = frame_parse(in, in_len, &h);
+  memset(rec, 0, REC_HEADER);
+  ((struct pkt_record *)rec)->match = PKT_NO_MATCH;
+  if (!hl) {
+    rec[0] = PKT_MALFORMED;
+    return REC_HEADER;
+  }
+  struct rule_verdict v = apply_rules(&h);
+  rec[0] = v.verdict;
+  rec[1] = (uint8_t)hl;
+  ((struct pkt_record *)rec)->match = v.match;
+  memcpy(rec + REC_HEADER, in, in_len);
+  return (long)(REC_HEADER + in_len);
+}
+#else
 long entry(const void *in, void *out, uint64_t node_id, uint64_t in_len, uint64_t out_cap) {
   (void)node_id;
   const struct pkt_header *h = in;
@@ -42,14 +79,10 @@ long entry(const void *in, void *out, uint64_t node_id, uint64_t in_len, uint64_
     memset(&rec->hdr, 0, PKT_HEADER);
     return REC_HEADER + PKT_HEADER;
   }
-  rec->verdict = PKT_PASS;
-  for (unsigned i = 0; i < NRULES; i++) {
-    if (matches(&rules[i], h)) {
-      rec->verdict = rules[i].verdict;
-      rec->match = (uint16_t)i;
-      break;
-    }
-  }
+  struct rule_verdict v = apply_rules(h);
+  rec->verdict = v.verdict;
+  rec->match = v.match;
   memcpy(&rec->hdr, h, PKT_HEADER + be16(h->payload_len));
   return rec_len(rec);
 }
+#endif

@@ -47,6 +47,9 @@ const nodeSchema = z.strictObject({
   timeout_ms: int(RANGES.timeout_ms).optional().describe('Per-node deadline, ms'),
 });
 
+/** Linux interface names: IFNAMSIZ - 1 characters, no "/", ":" or white space. */
+const IFACE_NAME = /^[^/:\s]{1,15}$/;
+
 const appDefinitionSchema = z
   .strictObject({
     name: z.string().min(1).describe('App name'),
@@ -78,6 +81,8 @@ const appDefinitionSchema = z
     state: z.enum(['reset', 'keep']).default(DEFAULTS.state).describe('reset: clean memory per request; keep: as the original'),
     shm_size: int(RANGES.shm_size).default(DEFAULTS.shm_size).describe('Shared region size, bytes (whole pages)'),
     queue_limit: int(RANGES.queue_limit).default(DEFAULTS.queue_limit).describe('Queued requests before BUSY'),
+    iface: z.string().regex(IFACE_NAME, 'a network interface name (1..15 characters, no "/" or space)').optional().describe('conn_type raw: the interface frames come in on (one the server allows)'),
+    out_iface: z.string().regex(IFACE_NAME, 'a network interface name (1..15 characters, no "/" or space)').optional().describe('conn_type raw: the interface outputs go out on; default iface'),
   })
   .describe('Ataru application definition');
 
@@ -264,6 +269,8 @@ function fromInput(input: JsonInput, file?: string): AppDefinition {
     state: input.state,
     shm_size: input.shm_size,
     queue_limit: input.queue_limit,
+    ...(input.iface !== undefined ? { iface: input.iface } : {}),
+    ...(input.out_iface !== undefined ? { out_iface: input.out_iface } : {}),
   };
   const problems = validateDefinition(def);
   if (!problems.length) return def;
@@ -310,6 +317,8 @@ function toJsonObject(def: AppDefinition): Record<string, unknown> {
     state: def.state,
     shm_size: def.shm_size,
     queue_limit: def.queue_limit,
+    ...(def.iface !== undefined ? { iface: def.iface } : {}),
+    ...(def.out_iface !== undefined ? { out_iface: def.out_iface } : {}),
   };
 }
 

@@ -72,6 +72,10 @@ export interface AppDefinition {
   shm_size: number;
   /** Max queued requests per app before BUSY. */
   queue_limit: number;
+  /** conn_type raw: the interface frames come in on (one of the server's --raw-interface); default its first. */
+  iface?: string;
+  /** conn_type raw: the interface outputs go out on; default iface. */
+  out_iface?: string;
 }
 
 /*

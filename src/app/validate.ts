@@ -64,6 +64,9 @@ export function validateDefinition(def: AppDefinition): Problem[] {
   const nameBytes = Buffer.byteLength(def.name);
   if (nameBytes >= LIMITS.nameBytes) add('name', `expected at most ${LIMITS.nameBytes - 1} bytes, found ${nameBytes}`);
   if (def.conn_type !== 'tcp' && def.conn_type !== 'raw') add('conn_type', `expected tcp or raw, found ${quote(def.conn_type)}`);
+  for (const key of ['iface', 'out_iface'] as const) {
+    if (def[key] !== undefined && def.conn_type !== 'raw') add(key, `only a raw app (conn_type raw) names an interface, found ${quote(def[key]!)}`);
+  }
   add('server_ip', stringMessage(def.server_ip, false));
   add('result_ip', stringMessage(def.result_ip, false));
   for (const key of [

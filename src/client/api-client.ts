@@ -32,6 +32,8 @@ export interface AppDetail extends AppSummary {
   stats: AppStats;
   /** p50/p99 over the latest successful requests (absent from older servers). */
   latency?: { requests: number; p50Us: number | null; p99Us: number | null };
+  /** Raw apps: interfaces and packet counters. */
+  raw?: { iface: string; outIface: string; port: number; received: number; filtered: number; transmitted: number; dropped: number; errors: Record<string, number>; windows: number };
 }
 
 export interface DeployBody {

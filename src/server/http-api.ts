@@ -31,6 +31,7 @@ import { readUploads, storeFunctions } from './functions.js';
 import { httpError, routeNotFound } from './http-errors.js';
 import type { Metrics } from './metrics.js';
 import type { AppRegistry, DeployedApp } from './registry.js';
+import { RawPort } from './raw-port.js';
 import { runRequest } from './run-request.js';
 import { asAtaruError } from './reply-frame.js';
 import { registerLogsRoute } from './logs-route.js';
@@ -223,6 +224,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
               edges: { type: 'array', items: { type: 'object', properties: { from: { type: 'integer' }, to: { type: 'integer' }, from_id: { type: 'string' }, to_id: { type: 'string' } } } },
               instances: anyObject,
               stats: anyObject,
+              raw: { type: 'object', additionalProperties: true, description: 'raw apps only: interfaces and packet counters (received, filtered, transmitted, dropped, errors by kind, windows)' },
               latency: { type: 'object', description: 'p50/p99 (µs, queue + run) over the latest successful requests', properties: { requests: { type: 'integer' }, p50Us: { type: ['number', 'null'] }, p99Us: { type: ['number', 'null'] } } },
             },
           },
@@ -241,6 +243,9 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
         instances: stats.instances,
         stats,
         latency: metrics.recentLatency(a.name),
+        ...(a.dataPort instanceof RawPort
+          ? { raw: { iface: a.dataPort.iface, outIface: a.dataPort.outIface, port: a.dataPort.port, ...a.dataPort.counters() } }
+          : {}),
       };
     },
   );

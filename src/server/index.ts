@@ -9,6 +9,8 @@ import { checkListenHost, makeConfig, type ServerConfig, type ServerConfigInput 
 import { log as rootLog } from '../log.js';
 import { startControlPort, type ControlPort } from './control-port.js';
 import { buildHttpApi } from './http-api.js';
+import { RawPort } from './raw-port.js';
+import { registerRawMetrics } from './raw-metrics.js';
 import { Metrics } from './metrics.js';
 import { readFromRoots, storeFunctions } from './functions.js';
 import { AppRegistry, type DeployedApp } from './registry.js';
@@ -55,6 +57,12 @@ export async function startServer(input: ServerConfigInput | ServerConfig = {}):
   const metrics: Metrics = new Metrics(
     () => registry.list().map((a) => a.current.handle.stats()),
     () => registry.resources(),
+  );
+  registerRawMetrics(metrics.registry, () =>
+    registry.list().flatMap((a) => {
+      const counters = a.dataPort instanceof RawPort ? a.dataPort.counters() : undefined;
+      return counters ? [{ app: a.name, counters }] : [];
+    }),
   );
   const registry: AppRegistry = new AppRegistry({
     config,

@@ -29,6 +29,7 @@ import { DataPort } from './data-port.js';
 import { functionKey } from './functions.js';
 import type { AppVersion, LiveApp } from './live-app.js';
 import { LogRing } from './log-ring.js';
+import { RawPort, rawInterfaces } from './raw-port.js';
 import type { Metrics } from './metrics.js';
 import { demandOf, ResourceLedger, type Demand } from './reservations.js';
 import { resultTarget } from './result-target.js';
@@ -36,7 +37,8 @@ import { versionPath, type Store } from './store.js';
 
 export interface DeployedApp extends LiveApp {
   readonly logs: LogRing;
-  dataPort: DataPort;
+  /** A TCP app's data port, or a raw app's packet path (port: the filter's conn_port). */
+  dataPort: DataPort | RawPort;
   created: string;
 }
 
@@ -249,9 +251,7 @@ export class AppRegistry {
   private checkLimits(def: AppDefinition, port: number): void {
     const { limits } = this.deps.config;
     const existing = this.apps.get(def.name);
-    if (def.conn_type !== 'tcp') {
-      throw new AtaruError('BAD_DEFINITION', `conn_type "${def.conn_type}" is not served (raw AF_PACKET sockets are not supported); use tcp`, { field: 'conn_type' });
-    }
+    if (def.conn_type === 'raw') rawInterfaces(def, this.deps.config.rawInterface);
     if (def.msg_len > limits.maxMsgLen) {
       throw new AtaruError('BAD_DEFINITION', `msg_len ${def.msg_len} is over this server's limit of ${limits.maxMsgLen} bytes`, { field: 'msg_len' });
     }
@@ -261,8 +261,12 @@ export class AppRegistry {
     if (!existing && this.apps.size >= limits.maxApps) {
       throw new AtaruError('BUSY', `this server already runs ${this.apps.size} apps (limit ${limits.maxApps}); remove one first`);
     }
-    if (port !== 0) {
-      const holder = this.list().find((a) => a.name !== def.name && a.dataPort.port === port);
+    if (port !== 0 && def.conn_type === 'raw') {
+      const iface = rawInterfaces(def, this.deps.config.rawInterface).iface;
+      const holder = this.list().find((a) => a.name !== def.name && a.dataPort instanceof RawPort && a.dataPort.iface === iface && a.dataPort.port === port);
+      if (holder) throw new AtaruError('CONFLICT', `conn_port ${port} on ${iface} is already taken by raw app "${holder.name}"`, { field: 'conn_port' });
+    } else if (port !== 0) {
+      const holder = this.list().find((a) => a.name !== def.name && !(a.dataPort instanceof RawPort) && a.dataPort.port === port);
       if (holder) throw new AtaruError('CONFLICT', `conn_port ${port} is already used by app "${holder.name}"`, { field: 'conn_port' });
       if (this.deps.reservedPorts().includes(port)) {
         throw new AtaruError('CONFLICT', `conn_port ${port} is one of this server's own ports`, { field: 'conn_port' });
@@ -288,10 +292,11 @@ export class AppRegistry {
     const reservation = this.ledger.reserve(def.name, demandOf(def, this.imageBytes(blobs)));
     let folder: string | undefined;
     let handle: AppHandle;
+    let loadOpts: LoadOptions;
     try {
       folder = store.linkVersion(blobs);
       const dir = folder;
-      const loadOpts: LoadOptions = {
+      loadOpts = {
         resolve: (ref) => {
           const key = functionKey(ref);
           if (!blobs[key]) throw new AtaruError('INTERNAL', `no stored binary for function ${key}`);
@@ -323,11 +328,24 @@ export class AppRegistry {
     metrics.coldStart(def.name, handle.stats().coldStartUs);
 
     const existing = this.apps.get(def.name);
-    const samePort = existing && (port === 0 || port === existing.dataPort.port);
-    let dataPort: DataPort | undefined;
+    // A raw version replacing a raw one: the old packet path stops before the
+    // new one starts (both sockets would take every frame), so frames
+    // arriving in between are missed; on a failure the old one starts again.
+    const oldRaw = existing?.dataPort instanceof RawPort ? existing.dataPort : undefined;
+    let oldRawStopped = false;
+    const samePort = existing && !oldRaw && def.conn_type !== 'raw' && (port === 0 || port === existing.dataPort.port);
+    let dataPort: DataPort | RawPort | undefined;
     const app: DeployedApp = existing ?? ({ name: def.name, current: version, created: new Date().toISOString(), logs } as DeployedApp);
     try {
-      if (!samePort) {
+      if (def.conn_type === 'raw') {
+        const raw = await RawPort.prepare(def, loadOpts, { ...rawInterfaces(def, config.rawInterface), result, log: appLog });
+        dataPort = raw;
+        if (oldRaw) {
+          oldRawStopped = true;
+          await oldRaw.stop();
+        }
+        raw.start();
+      } else if (!samePort) {
         dataPort = await DataPort.open(app, config.host, port, {
           window: config.limits.maxInFlightPerConnection,
           maxConnections: config.limits.maxConnectionsPerApp,
@@ -341,6 +359,13 @@ export class AppRegistry {
       store.save({ name: def.name, definition: def, blobs, port: dataPort?.port ?? existing!.dataPort.port });
     } catch (e) {
       await dataPort?.close(false);
+      if (oldRawStopped) {
+        try {
+          oldRaw!.start();
+        } catch (again) {
+          appLog.error({ err: (again as Error).message }, 'the replaced raw app could not take frames again');
+        }
+      }
       await handle.close();
       this.ledger.release(reservation);
       store.unlinkVersion(folder);
@@ -353,7 +378,8 @@ export class AppRegistry {
       this.apps.set(def.name, app);
       this.hooks.changed?.(def.name, app);
       appLog.info({ port: app.dataPort.port, nodes: def.nodes.length, msgLen: def.msg_len }, 'app deployed');
-      logs.push({ kind: 'event', message: `app deployed on data port ${app.dataPort.port}` });
+      const where = app.dataPort instanceof RawPort ? `raw frames on ${app.dataPort.iface} to port ${app.dataPort.port}` : `data port ${app.dataPort.port}`;
+      logs.push({ kind: 'event', message: `app deployed on ${where}` });
       return app;
     }
     // The swap: from here every new request runs on the new version.

@@ -27,9 +27,15 @@ export interface Demand {
   memoryBytes: number;
 }
 
-/** What one version of `def` reserves; imageBytes: the size of its function files. */
+/** Instances of a raw app's packet path (src/server/raw-port.ts): the definition's pool size up to 64, or 1. */
+export function rawInstancesOf(def: AppDefinition): number {
+  return def.instances > 0 ? Math.min(def.instances, 64) : 1;
+}
+
+/** What one version of `def` reserves; imageBytes: the size of its function files. A raw app's packet-path instances come on top of its pool. */
 export function demandOf(def: AppDefinition, imageBytes: number): Demand {
-  const instances = App.poolBoundsOf(def)[1]; // room to grow to max_instances
+  // room to grow to max_instances; a raw app's packet path on top
+  const instances = App.poolBoundsOf(def)[1] + (def.conn_type === 'raw' ? rawInstancesOf(def) : 0);
   const perInstance = def.shm_size + INSTANCE_OVERHEAD_BYTES + def.vcpus * STACK_BYTES + imageBytes;
   return { instances, vcpuThreads: instances * def.vcpus, memoryBytes: instances * perInstance };
 }

@@ -151,8 +151,13 @@ export function registerClientCommands(program: Command): void {
                 (s.template.fromStore ? 'from the store (init not run)' : `${s.template.inits} init hook(s), ${s.template.initUs.toFixed(0)} µs`),
             ]
           : []),
+        ...(a.raw
+          ? [
+              `raw   ${a.raw.iface} -> ${a.raw.outIface}, port ${a.raw.port}: received ${a.raw.received}, transmitted ${a.raw.transmitted}, filtered ${a.raw.filtered}, dropped ${a.raw.dropped} ${JSON.stringify(a.raw.errors)}, statistics lines ${a.raw.windows}`,
+            ]
+          : []),
       ].join('\n');
-      return { json: { ...s, latency: l }, human };
+      return { json: { ...s, latency: l, ...(a.raw ? { raw: a.raw } : {}) }, human };
     };
     if (f.watch === undefined) {
       const r = await once();

@@ -23,6 +23,7 @@ interface ServeFlags {
   functionRoot?: string[];
   allowRemoteDeploy?: boolean;
   resultAllow?: string[];
+  rawInterface?: string[];
   token?: string;
   controlTimeout?: number;
   dataIdleTimeout?: number;
@@ -68,6 +69,7 @@ export function registerServe(program: Command): void {
     .option('--function-root <dir>', 'folder control-port definitions may load functions from (repeatable; default: cwd)', collect)
     .option('--allow-remote-deploy', 'accept control-port deploys from non-loopback peers')
     .option('--result-allow <cidr>', 'allowed result_ip targets (repeatable; default loopback)', collect)
+    .option('--raw-interface <iface>', 'an interface raw apps (conn_type raw) may use; the first is their default (repeatable; needs root or CAP_NET_RAW)', collect)
     .addOption(new Option('--token <token>', 'bearer token for the HTTP API (required off loopback)').env('ATARU_TOKEN'))
     .option('--control-timeout <ms>', 'time a control client has, from connecting, to send its definition', int)
     .option('--data-idle-timeout <ms>', 'close a data connection with nothing in flight after this long without traffic', int)
@@ -102,6 +104,7 @@ export function registerServe(program: Command): void {
         functionRoots: f.functionRoot,
         allowRemoteDeploy: f.allowRemoteDeploy,
         resultAllow: f.resultAllow,
+        rawInterface: f.rawInterface,
         token: f.token,
         controlTimeoutMs: f.controlTimeout,
         dataIdleTimeoutMs: f.dataIdleTimeout,
