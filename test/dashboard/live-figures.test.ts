@@ -4,14 +4,13 @@
  * failure shows in its errors by kind and in its logs.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient, deployBodyFromFile } from '../../src/client/api-client.js';
-import { functionKey } from '../../src/server/functions.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { scaled } from '../helpers/scale.js';
-import { appDef, startTestServer, type TestServer } from '../server/helpers.js';
+import { startTestServer, type TestServer } from '../server/helpers.js';
+import { faultyBody } from './faulty-app.js';
 
 interface Figures {
   name: string;
@@ -109,12 +108,3 @@ describe('dashboard live figures', kvmOptions(), () => {
     await after.close();
   });
 });
-
-/** A one-node app whose function writes through a null pointer, its binary uploaded. */
-function faultyBody(name: string) {
-  const def = appDef(name, ['nullwrite'], []);
-  const node = def.nodes[0]!;
-  const file = join(node.function.path, node.function.name);
-  node.function = { path: 'bin', name: node.function.name };
-  return { definition: JSON.stringify(def), encoding: 'text' as const, files: { [functionKey(node.function)]: readFileSync(file).toString('base64') } };
-}
