@@ -62,7 +62,11 @@ describe('dashboard draw page (browser)', { skip: existsSync(CHROMIUM) ? false :
     assert.match((await page.locator('svg.dag g.shared-image').textContent()) ?? '', /imageops\.so/);
     const alt = (await page.locator('svg.dag').getAttribute('aria-label')) ?? '';
     assert.match(alt, /4 nodes/);
-    assert.match(alt, /smooth to gradx/);
+    // The text alternative: a table of the nodes with the edges as parents and children.
+    const table = page.getByRole('table', { name: 'DAG nodes' });
+    assert.deepEqual(await table.locator('tbody th').allTextContents(), ['smooth', 'gradx', 'grady', 'magnitude']);
+    assert.equal(await table.locator('tr[data-node="gradx"] td').nth(1).textContent(), 'smooth');
+    assert.equal(await table.locator('tr[data-node="smooth"] td').nth(2).textContent(), 'gradx, grady');
     await page.screenshot({ path: artifactPath('dashboard-draw.png'), fullPage: true });
 
     const lines = sobelTemplate.split('\n');
