@@ -77,6 +77,16 @@ describe('dashboard draw page (browser)', { skip: existsSync(CHROMIUM) ? false :
     await page.locator('ul.problems li').first().waitFor();
     assert.match((await page.locator('ul.problems').textContent()) ?? '', new RegExp(`line ${at + 1}:`));
     assert.deepEqual(cspErrors, []);
+
+    // Light and dark themes follow the system setting.
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.emulateMedia({ colorScheme: 'light' });
+    const light = await background();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await background();
+    assert.equal(light, 'rgb(255, 255, 255)');
+    assert.notEqual(dark, light);
+    await page.screenshot({ path: artifactPath('dashboard-draw-dark.png'), fullPage: true });
     await page.close();
   });
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient, deployBodyFromFile } from '../../src/client/api-client.js';
+import { RECENT_NODE_RUNS } from '../../src/server/metrics.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { scaled } from '../helpers/scale.js';
 import { startTestServer, type TestServer } from '../server/helpers.js';
@@ -14,7 +15,7 @@ import { faultyBody } from './faulty-app.js';
 
 interface Figures {
   name: string;
-  nodes: { id: string; meanUs: number | null }[];
+  nodes: { id: string; meanUs: number | null; runs: number; errors: number; p50Us: number | null; p99Us: number | null; hist: number[] }[];
   edges: { from: number; to: number }[];
   instances: { total: number; busy: number; free: number };
   requests: number;
@@ -78,7 +79,14 @@ describe('dashboard live figures', kvmOptions(), () => {
       assert.equal(later.requests, first.requests + n);
       assert.ok(later.p50Us !== null && later.p50Us > 0);
       assert.ok(later.p99Us! >= later.p50Us!);
-      for (const node of later.nodes) assert.ok(node.meanUs !== null && node.meanUs >= 0, `node ${node.id} has a mean`);
+      for (const [i, node] of later.nodes.entries()) {
+        assert.ok(node.meanUs !== null && node.meanUs >= 0, `node ${node.id} has a mean`);
+        // Per node: every run counted, and the latest ones in the histogram's buckets.
+        assert.equal(node.runs, first.nodes[i]!.runs + n);
+        assert.equal(node.hist.reduce((a, b) => a + b, 0), Math.min(node.runs, RECENT_NODE_RUNS));
+        assert.ok(node.p50Us !== null && node.p99Us! >= node.p50Us);
+        assert.equal(node.errors, 0);
+      }
       assert.deepEqual(later.errors, {});
     } finally {
       await ev.close();
@@ -95,6 +103,8 @@ describe('dashboard live figures', kvmOptions(), () => {
       const kinds = Object.keys(f.errors);
       assert.equal(kinds.length, 1);
       assert.equal(f.errors[kinds[0]!], 1);
+      // Counted at the node that faulted too.
+      assert.deepEqual(f.nodes.map((x) => [x.errors, x.runs]), [[1, 0]]);
       const logs = await (await fetch(`${base}/apps/faulty/logs`)).text();
       const errors = logs.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; code?: string }).filter((e) => e.kind === 'error');
       assert.equal(errors.length, 1);
