@@ -1,150 +1,125 @@
-// The dashboard: an app list, an app page (DAG, live figures, logs, remove)
-// and a "draw" page (validate a definition without deploying). Data comes
-// from the API with the same bearer token (entered once, kept in
-// sessionStorage) and from one /ui/events stream read with fetch, since
-// EventSource cannot send an Authorization header.
+// The dashboard: an app list (with deploy), an app page (the DAG coloured
+// live, per-node latency histograms, the logs tail, redeploy and remove)
+// and a "draw" page (validate a definition without deploying). Live figures
+// come from one /ui/events stream; the page renders at most once per
+// animation frame whatever the stream or the logs send.
 import { h, render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
-import dagre from '@dagrejs/dagre';
+import { api, perFrame, readSse, TOKEN_KEY } from './api.js';
+import { Histogram, Sparkline, us } from './charts.js';
+import { Dag } from './dag.js';
+import { DeployForm } from './deploy.js';
 
 const html = htm.bind(h);
-const TOKEN_KEY = 'ataru-token';
+/** The window of the nodes' error rates, and the sparkline's length (points, one per event). */
+const WINDOW_MS = 60_000;
+const SPARK_POINTS = 180;
 
-function authHeaders() {
-  const t = sessionStorage.getItem(TOKEN_KEY);
-  return t ? { authorization: `Bearer ${t}` } : {};
-}
-
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: { ...authHeaders(), ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  if (res.status === 401) throw Object.assign(new Error('token needed'), { status: 401 });
-  const data = await res.json();
-  if (!res.ok) throw new Error(data.message ?? res.statusText);
-  return data;
-}
-
-/** Reads a server-sent-events response from fetch, calling onEvent(name, data) per event. */
-async function readSse(path, onEvent, signal) {
-  const res = await fetch(path, { headers: authHeaders(), signal });
-  if (res.status === 401) throw Object.assign(new Error('token needed'), { status: 401 });
-  const reader = res.body.getReader();
-  const dec = new TextDecoder();
-  let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += dec.decode(value, { stream: true });
-    let end;
-    while ((end = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      const ev = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (data !== undefined) onEvent(ev, JSON.parse(data));
-    }
+/**
+ * Per app: the rate history (sparkline) and the nodes' cumulative runs and
+ * errors over the last minute, from which each node's error rate is taken.
+ * The first event's baseline is zero (the figures since deploy).
+ */
+function follow(history, data) {
+  const now = Date.now();
+  const next = {};
+  for (const a of data.apps) {
+    const old = history[a.name] ?? { rates: [], samples: [{ t: now, runs: a.nodes.map(() => 0), errors: a.nodes.map(() => 0) }] };
+    const samples = [...old.samples, { t: now, runs: a.nodes.map((n) => n.runs), errors: a.nodes.map((n) => n.errors) }];
+    while (samples.length > 2 && samples[1].t <= now - WINDOW_MS) samples.shift();
+    next[a.name] = { rates: [...old.rates, a.rate].slice(-SPARK_POINTS), samples };
   }
+  return next;
 }
 
-/** The live figures: one stream for the whole page; state changes once per tick (coalesced by the server). */
+function errorRates(h) {
+  const first = h.samples[0], last = h.samples.at(-1);
+  return last.runs.map((r, i) => {
+    const runs = r - (first.runs[i] ?? 0), errs = last.errors[i] - (first.errors[i] ?? 0);
+    return runs + errs > 0 ? errs / (runs + errs) : null;
+  });
+}
+
 function useStats(onAuth) {
-  const [state, setState] = useState({ apps: [], history: {} });
+  const [state, setState] = useState({ apps: [], history: {}, bucketsUs: [] });
   useEffect(() => {
     const ctl = new AbortController();
+    let history = {};
+    const show = perFrame(setState);
     readSse('/ui/events', (ev, data) => {
       if (ev !== 'stats') return;
-      setState((old) => {
-        const history = {};
-        for (const a of data.apps) history[a.name] = [...(old.history[a.name] ?? []), a.rate].slice(-120);
-        return { apps: data.apps, history, time: data.time };
+      history = follow(history, data);
+      const apps = data.apps.map((a) => {
+        const rates = errorRates(history[a.name]);
+        return { ...a, nodes: a.nodes.map((n, i) => ({ ...n, errorRate: rates[i] })) };
       });
+      show({ apps, history, bucketsUs: data.bucketsUs, time: data.time });
     }, ctl.signal).catch((e) => { if (e.status === 401) onAuth(); });
     return () => ctl.abort();
   }, []);
   return state;
 }
 
-const us = (v) => (v === null || v === undefined ? '–' : `${v.toFixed(0)} µs`);
 const errorsText = (errs) => Object.entries(errs).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none';
+const errorsClass = (errs) => (Object.keys(errs).length ? 'errors' : 'errors none');
 
-function Sparkline({ values }) {
-  const w = 120, hgt = 24, max = Math.max(1, ...values);
-  const pts = values.map((v, i) => `${(i / Math.max(1, values.length - 1)) * w},${hgt - (v / max) * hgt}`).join(' ');
-  return html`<svg width=${w} height=${hgt} role="img" aria-label=${`requests per second, latest ${values.at(-1)?.toFixed(1) ?? 0}`}><polyline points=${pts} fill="none" stroke="currentColor" /></svg>`;
-}
-
-function AppList({ stats }) {
-  if (!stats.apps.length) return html`<p class="muted">No apps deployed.</p>`;
-  return html`<table aria-label="apps">
-    <thead><tr><th>app</th><th>data port</th><th>instances busy/free</th><th>req/s</th><th>p50</th><th>p99</th><th>errors</th><th>last minutes</th></tr></thead>
-    <tbody>${stats.apps.map((a) => html`<tr data-app=${a.name}>
-      <td><a href=${`#/app/${encodeURIComponent(a.name)}`}>${a.name}</a></td><td>${a.port}</td>
-      <td>${a.instances.busy}/${a.instances.free}</td><td class="rate">${a.rate.toFixed(1)}</td>
-      <td class="p50">${us(a.p50Us)}</td><td class="p99">${us(a.p99Us)}</td>
-      <td class="errors">${errorsText(a.errors)}</td><td><${Sparkline} values=${stats.history[a.name] ?? []} /></td></tr>`)}
-    </tbody></table>`;
-}
-
-/** The DAG laid out by dagre (parallel branches side by side); exec[0] drawn apart as the shared image. */
-function Dag({ nodes, edges, shared }) {
-  const g = new dagre.graphlib.Graph();
-  g.setGraph({ rankdir: 'TB', nodesep: 30, ranksep: 40, marginx: 10, marginy: 10 });
-  g.setDefaultEdgeLabel(() => ({}));
-  for (const n of nodes) g.setNode(String(n.index), { width: 130, height: 40 });
-  for (const e of edges) g.setEdge(String(e.from), String(e.to));
-  dagre.layout(g);
-  const { width = 200, height = 100 } = g.graph();
-  const maxMean = Math.max(1, ...nodes.map((n) => n.meanUs ?? 0));
-  const alt = `DAG of ${nodes.length} nodes: ` + nodes.map((n) => `${n.id} (${n.function}${n.meanUs != null ? `, mean ${n.meanUs.toFixed(0)} µs` : ''})`).join(', ') +
-    `; edges: ` + (edges.map((e) => `${nodes[e.from]?.id} to ${nodes[e.to]?.id}`).join(', ') || 'none') + (shared ? `; shared image ${shared}` : '');
-  return html`<figure>
-    <svg class="dag" width=${width + 160} height=${Math.max(height, 60)} role="img" aria-label=${alt}>
-      <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto"><path d="M0,0 L10,5 L0,10 z" /></marker></defs>
-      ${g.edges().map((e) => { const pts = g.edge(e).points; return html`<path class="edge" d=${'M' + pts.map((p) => `${p.x},${p.y}`).join(' L')} />`; })}
-      ${nodes.map((n) => { const p = g.node(String(n.index)); const heat = n.meanUs != null ? 0.15 + 0.6 * (n.meanUs / maxMean) : 0;
-        return html`<g class="node" data-node=${n.id}><rect x=${p.x - 65} y=${p.y - 20} width="130" height="40" rx="6" style=${heat ? `fill: rgba(230,120,30,${heat})` : ''} />
-          <text x=${p.x} y=${p.y - 3} text-anchor="middle">${n.id}</text><text x=${p.x} y=${p.y + 13} text-anchor="middle" class="muted">${n.meanUs != null ? us(n.meanUs) : n.function}</text></g>`; })}
-      ${shared ? html`<g class="shared-image"><rect class="shared" x=${width + 10} y="10" width="140" height="40" rx="6" /><text x=${width + 80} y="34" text-anchor="middle">shared: ${shared}</text></g>` : ''}
-    </svg>
-    <figcaption class="muted">${alt}</figcaption>
-  </figure>`;
+function AppList({ stats, onAuth }) {
+  return html`<section aria-labelledby="apps-title">
+    <h2 id="apps-title" tabindex="-1">Apps</h2>
+    ${stats.apps.length ? html`<table aria-label="apps">
+      <thead><tr><th scope="col">app</th><th scope="col">data port</th><th scope="col">instances busy/free</th><th scope="col">req/s</th><th scope="col">p50</th><th scope="col">p99</th><th scope="col">errors by kind</th><th scope="col">req/s, last minutes</th></tr></thead>
+      <tbody>${stats.apps.map((a) => html`<tr data-app=${a.name}>
+        <th scope="row"><a href=${`#/app/${encodeURIComponent(a.name)}`}>${a.name}</a></th><td>${a.port}</td>
+        <td class="instances">${a.instances.busy}/${a.instances.free}</td><td class="rate">${a.rate.toFixed(1)}</td>
+        <td class="p50">${us(a.p50Us)}</td><td class="p99">${us(a.p99Us)}</td>
+        <td class=${errorsClass(a.errors)}>${errorsText(a.errors)}</td><td><${Sparkline} values=${stats.history[a.name]?.rates ?? []} /></td></tr>`)}
+      </tbody></table>` : html`<p class="muted">${stats.time ? 'No apps deployed.' : 'Loading…'}</p>`}
+    <${DeployForm} onAuth=${onAuth} onDone=${(name) => { location.hash = `#/app/${encodeURIComponent(name)}`; }} />
+  </section>`;
 }
 
 function Logs({ name, onAuth }) {
   const [lines, setLines] = useState([]);
+  const pre = useRef(null);
   useEffect(() => {
     const ctl = new AbortController();
-    let pending = [];
-    // Coalesced: entries are added to the page at most 4 times a second.
-    const flush = setInterval(() => { if (pending.length) { const p = pending; pending = []; setLines((l) => [...l, ...p].slice(-200)); } }, 250);
-    readSse(`/apps/${encodeURIComponent(name)}/logs?follow=true&format=sse`, (_ev, e) => pending.push(e), ctl.signal).catch((e) => { if (e.status === 401) onAuth(); });
-    return () => { ctl.abort(); clearInterval(flush); };
+    let all = [];
+    const show = perFrame(setLines);
+    readSse(`/apps/${encodeURIComponent(name)}/logs?follow=true&format=sse`, (_ev, e) => { all = [...all, e].slice(-200); show(all); }, ctl.signal)
+      .catch((e) => { if (e.status === 401) onAuth(); });
+    return () => ctl.abort();
   }, [name]);
-  return html`<pre class="logs" aria-label="logs" tabindex="0">${lines.map((e) => `${e.time} ${e.kind}${e.code ? ' ' + e.code : ''}${e.node !== undefined ? ' node ' + e.node : ''}: ${e.message}\n`)}</pre>`;
+  // The tail: stay at the bottom unless the reader scrolled up.
+  useEffect(() => { const p = pre.current; if (p && p.scrollHeight - p.scrollTop - p.clientHeight < 40) p.scrollTop = p.scrollHeight; }, [lines]);
+  return html`<pre class="logs" ref=${pre} aria-label=${`logs of ${name}`} tabindex="0">${lines.length ? lines.map((e) => `${e.time} ${e.kind}${e.code ? ' ' + e.code : ''}${e.node !== undefined ? ' node ' + e.node : ''}: ${e.message}\n`) : 'no log entries yet'}</pre>`;
 }
 
 function AppPage({ name, stats, onAuth }) {
   const a = stats.apps.find((x) => x.name === name);
   const [removed, setRemoved] = useState(false);
   const [error, setError] = useState('');
+  const title = useRef(null);
+  useEffect(() => { if (a) title.current?.focus(); }, [name, !!a]);
   if (removed) return html`<p role="status">Removed ${name}. <a href="#/">Back to the apps</a></p>`;
-  if (!a) return html`<p class="muted">${stats.time ? `No app ${name}.` : 'Loading…'}</p>`;
+  if (!a) return html`<p class="muted">${stats.time ? `No app ${name}.` : 'Loading…'} <a href="#/">Back to the apps</a></p>`;
   const remove = async () => {
-    if (!confirm(`Remove ${name}? In-flight requests finish.`)) return;
-    try { await api('DELETE', `/apps/${encodeURIComponent(name)}`); setRemoved(true); } catch (e) { setError(e.message); }
+    if (!confirm(`Remove ${name}? In-flight requests finish; its data port closes.`)) return;
+    try { await api('DELETE', `/apps/${encodeURIComponent(name)}`); setRemoved(true); } catch (e) { if (e.status === 401) onAuth(); else setError(e.message); }
   };
-  return html`<section aria-label=${`app ${name}`}>
-    <h2>${name}</h2>
-    <p>data port ${a.port} · instances ${a.instances.busy} busy / ${a.instances.free} free · <span class="rate">${a.rate.toFixed(1)}</span> req/s ·
+  return html`<section aria-labelledby="app-title">
+    <h2 id="app-title" ref=${title} tabindex="-1">${name}</h2>
+    <p class="figures">data port ${a.port} · instances <span class="instances">${a.instances.busy} busy / ${a.instances.free} free</span> · <span class="rate">${a.rate.toFixed(1)}</span> req/s ·
       requests <span class="requests">${a.requests}</span> · p50 <span class="p50">${us(a.p50Us)}</span> · p99 <span class="p99">${us(a.p99Us)}</span> ·
-      errors <span class="errors">${errorsText(a.errors)}</span></p>
-    <${Dag} nodes=${a.nodes} edges=${a.edges} />
+      errors <span class=${errorsClass(a.errors)}>${errorsText(a.errors)}</span></p>
+    <h3>DAG</h3>
+    <${Dag} nodes=${a.nodes} edges=${a.edges} shared=${a.shared} />
+    <h3>Node latency (latest runs)</h3>
+    <div class="hists">${a.nodes.map((n) => html`<${Histogram} id=${n.id} bucketsUs=${stats.bucketsUs} counts=${n.hist} />`)}</div>
     <h3>Logs</h3><${Logs} name=${name} onAuth=${onAuth} />
-    <p><button onClick=${remove}>Remove ${name}</button> <span class="errors">${error}</span></p>
+    <${DeployForm} replaces=${name} onAuth=${onAuth} />
+    <h3>Remove</h3>
+    <p><button type="button" onClick=${remove}>Remove ${name}</button> <span class="errors" role="alert">${error}</span></p>
   </section>`;
 }
 
@@ -155,9 +130,11 @@ function DrawPage({ onAuth }) {
     ev.preventDefault();
     try { setResult(await api('POST', '/ui/validate', { definition: text })); } catch (e) { if (e.status === 401) onAuth(); else setResult({ ok: false, problems: [{ message: e.message }] }); }
   };
-  return html`<section aria-label="draw a definition">
-    <h2>Draw a definition</h2>
+  const upload = async (ev) => { const f = ev.currentTarget.files[0]; if (f) setText(await f.text()); };
+  return html`<section aria-labelledby="draw-title">
+    <h2 id="draw-title" tabindex="-1">Draw a definition</h2>
     <form onSubmit=${check}>
+      <p><label for="def-file">Open a template or JSON file</label> <input id="def-file" type="file" onChange=${upload} /></p>
       <label for="def">Template or JSON definition</label>
       <textarea id="def" value=${text} onInput=${(e) => setText(e.currentTarget.value)}></textarea>
       <button type="submit">Draw</button>
@@ -183,7 +160,7 @@ function route() {
 
 function Live({ r, onAuth }) {
   const stats = useStats(onAuth);
-  return r.page === 'app' ? html`<${AppPage} name=${r.name} stats=${stats} onAuth=${onAuth} />` : html`<${AppList} stats=${stats} />`;
+  return r.page === 'app' ? html`<${AppPage} key=${r.name} name=${r.name} stats=${stats} onAuth=${onAuth} />` : html`<${AppList} stats=${stats} onAuth=${onAuth} />`;
 }
 
 function App() {
@@ -192,7 +169,8 @@ function App() {
   const [epoch, setEpoch] = useState(0);
   useEffect(() => { const f = () => setR(route()); addEventListener('hashchange', f); return () => removeEventListener('hashchange', f); }, []);
   const onAuth = () => setNeedToken(true);
-  return html`<header><h1>Ataru</h1><nav><a href="#/">Apps</a> · <a href="#/draw">Draw a definition</a></nav></header>
+  const here = (page) => (r.page === page ? 'page' : undefined);
+  return html`<header><h1>Ataru</h1><nav aria-label="pages"><a href="#/" aria-current=${here('list')}>Apps</a> · <a href="#/draw" aria-current=${here('draw')}>Draw a definition</a></nav></header>
     <main>${needToken ? html`<${TokenForm} onDone=${() => { setNeedToken(false); setEpoch(epoch + 1); }} />`
       : r.page === 'draw' ? html`<${DrawPage} onAuth=${onAuth} />` : html`<${Live} key=${epoch} r=${r} onAuth=${onAuth} />`}</main>`;
 }

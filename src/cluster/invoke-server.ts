@@ -77,7 +77,7 @@ export class InvokeServer {
       },
       (e: unknown) => {
         const err = asAtaruError(e);
-        v.metrics.error(err.code, 'nats');
+        v.metrics.error(err.code, 'nats', err.location?.node);
         const rep = errorReply(err, served);
         msg.respond(rep.data, { headers: rep.headers });
       },

@@ -18,12 +18,52 @@ export type RequestSource = 'data' | 'http' | 'nats';
 
 export interface AppMetrics {
   ok(result: RunResult, source: RequestSource): void;
-  error(code: string, source: RequestSource): void;
+  /** node: the DAG node the error is located at, when known (counted per node too). */
+  error(code: string, source: RequestSource, node?: number): void;
   truncated(): void;
 }
 
 /** Requests whose latency `ataru stats` takes p50/p99 over (the latest ones). */
 export const RECENT_REQUESTS = 4096;
+/** Runs per node the dashboard's node p50/p99 and histograms are taken over (smaller: an app may have many nodes). */
+export const RECENT_NODE_RUNS = 1024;
+
+/** Buckets of the request and node histograms, seconds: 1 µs .. ~1 s (the interesting range is tens of µs). */
+export const LATENCY_BUCKETS = exponentialBuckets(1e-6, 2.5, 16);
+
+/** A ring of the latest values (µs). */
+class Recent {
+  readonly values: Float64Array;
+  count = 0;
+  constructor(size: number) {
+    this.values = new Float64Array(size);
+  }
+  push(v: number): void {
+    this.values[this.count++ % this.values.length] = v;
+  }
+  /** The values held, sorted. */
+  sorted(): Float64Array {
+    return this.values.slice(0, Math.min(this.count, this.values.length)).sort();
+  }
+}
+
+/** The p-th percentile of sorted values, null when there are none. */
+function percentile(sorted: Float64Array, p: number): number | null {
+  const n = sorted.length;
+  return n ? sorted[Math.min(n - 1, Math.floor((p / 100) * n))]! : null;
+}
+
+export interface NodeFigures {
+  /** Successful runs since the series started (the /metrics node histogram's count). */
+  runs: number;
+  /** Failed requests located at this node. */
+  errors: number;
+  /** Over the node's latest RECENT_NODE_RUNS runs. */
+  p50Us: number | null;
+  p99Us: number | null;
+  /** Those runs counted in LATENCY_BUCKETS (one more count for above the last bound). */
+  hist: number[];
+}
 
 class AppCounters implements AppMetrics {
   /** Latency (µs, queue + run) of the latest RECENT_REQUESTS successful requests, a ring. */
@@ -35,8 +75,10 @@ class AppCounters implements AppMetrics {
   truncatedCount = 0;
   readonly errors = new Map<string, number>();
 
-  /** Per node; grows when a redeploy adds nodes. */
+  /** Per node; grow when a redeploy adds nodes. */
   readonly nodes: Series[] = [];
+  readonly nodeRecent: Recent[] = [];
+  readonly nodeErrors: number[] = [];
 
   constructor(private readonly latency: Series) {}
 
@@ -46,12 +88,16 @@ class AppCounters implements AppMetrics {
     this.recent[this.recentCount++ % RECENT_REQUESTS] = (r.queueNs + r.runNs) / 1000;
     const ns = r.nodeNs;
     const n = Math.min(this.nodes.length, ns.length);
-    for (let i = 0; i < n; i++) this.nodes[i]!.observe(ns[i]! / 1e9);
+    for (let i = 0; i < n; i++) {
+      this.nodes[i]!.observe(ns[i]! / 1e9);
+      this.nodeRecent[i]!.push(ns[i]! / 1000);
+    }
   }
 
-  error(code: string, source: RequestSource): void {
+  error(code: string, source: RequestSource, node?: number): void {
     this[source]++;
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+    if (node !== undefined && node >= 0 && node < this.nodeErrors.length) this.nodeErrors[node]!++;
   }
 
   truncated(): void {
@@ -77,8 +123,7 @@ export class Metrics {
   ) {
     const registers = [this.registry];
     const apps = this.apps;
-    // 1 µs .. ~1 s: the interesting range is tens of µs.
-    const buckets = exponentialBuckets(1e-6, 2.5, 16);
+    const buckets = LATENCY_BUCKETS;
     this.latency = new FastHistogram('ataru_request_duration_seconds', 'Request time in the runtime (queue + run)', buckets, this.registry);
     this.nodeLatency = new FastHistogram('ataru_node_duration_seconds', 'In-VM time per DAG node', buckets, this.registry);
     new Counter({
@@ -221,15 +266,40 @@ export class Metrics {
     const n = c ? Math.min(c.recentCount, RECENT_REQUESTS) : 0;
     if (!c || n === 0) return { requests: 0, p50Us: null, p99Us: null };
     const sorted = c.recent.slice(0, n).sort();
-    const at = (p: number) => sorted[Math.min(n - 1, Math.floor((p / 100) * n))]!;
-    return { requests: n, p50Us: at(50), p99Us: at(99) };
+    return { requests: n, p50Us: percentile(sorted, 50), p99Us: percentile(sorted, 99) };
   }
 
   /** The app's counters (shared by all its versions). */
   forApp(app: string, numNodes: number): AppMetrics {
     let c = this.apps.get(app);
     if (!c) this.apps.set(app, (c = new AppCounters(this.latency.child({ app }))));
-    for (let i = c.nodes.length; i < numNodes; i++) c.nodes.push(this.nodeLatency.child({ app, node: String(i) }));
+    for (let i = c.nodes.length; i < numNodes; i++) {
+      c.nodes.push(this.nodeLatency.child({ app, node: String(i) }));
+      c.nodeRecent.push(new Recent(RECENT_NODE_RUNS));
+      c.nodeErrors.push(0);
+    }
     return c;
+  }
+
+  /** Each of the app's first numNodes nodes: runs and errors, and p50/p99 and a histogram of its latest runs (the dashboard). */
+  recentNodes(app: string, numNodes: number): NodeFigures[] {
+    const c = this.apps.get(app);
+    const out: NodeFigures[] = [];
+    for (let i = 0; i < numNodes; i++) {
+      const hist = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
+      const recent = c?.nodeRecent[i];
+      if (!c || !recent) {
+        out.push({ runs: 0, errors: 0, p50Us: null, p99Us: null, hist });
+        continue;
+      }
+      const sorted = recent.sorted();
+      let b = 0;
+      for (const v of sorted) {
+        while (b < LATENCY_BUCKETS.length && v > LATENCY_BUCKETS[b]! * 1e6) b++;
+        hist[b]!++;
+      }
+      out.push({ runs: c.nodes[i]!.count, errors: c.nodeErrors[i]!, p50Us: percentile(sorted, 50), p99Us: percentile(sorted, 99), hist });
+    }
+    return out;
   }
 }

@@ -20,7 +20,7 @@ export function runRequest(app: LiveApp, input: Buffer, source: RequestSource): 
     },
     (e: unknown) => {
       const err: AtaruError = asAtaruError(e);
-      version.metrics.error(err.code, source);
+      version.metrics.error(err.code, source, err.location?.node);
       app.logs?.push({ kind: 'error', source, code: err.code, node: err.location?.node, function: err.location?.functionName, message: err.message });
       throw err;
     },

@@ -4,7 +4,8 @@
  * GET /ui/events — one server-sent-events stream of every app's figures, one
  * `stats` event per tick (default 1 s, `?interval_ms=` 250..10000). Each tick
  * reads the same sources as `ataru stats` and /metrics (the runtime's
- * AppStats and Metrics.recentLatency): no second bookkeeping, and the rate
+ * AppStats, Metrics.recentLatency and, per node, Metrics.recentNodes: the
+ * latest runs in the node histogram's buckets): no second bookkeeping, and the rate
  * is bounded by the tick, not by the request rate, so 1,000 requests/s cost
  * one event per second.
  *
@@ -17,7 +18,8 @@ import type { FastifyInstance } from 'fastify';
 import { definitionBodyProperties } from './definition-body.js';
 import { AtaruError } from '../errors.js';
 import { parseForServer } from './definition.js';
-import type { Metrics } from './metrics.js';
+import { LATENCY_BUCKETS, type Metrics } from './metrics.js';
+import { functionKey, functionRefs } from './functions.js';
 import type { AppRegistry, DeployedApp } from './registry.js';
 
 interface EventsQuery {
@@ -32,10 +34,12 @@ export function appFigures(a: DeployedApp, metrics: Metrics) {
   const d = a.current.def;
   const s = a.current.handle.stats();
   const lat = metrics.recentLatency(a.name);
+  const recent = metrics.recentNodes(a.name, d.nodes.length);
   return {
     name: a.name,
     port: a.dataPort.port,
-    nodes: d.nodes.map((n, i) => ({ index: i, id: n.id, function: n.function.name, meanUs: s.nodes[i]?.count ? s.nodes[i]!.mean : null })),
+    shared: d.shared ? d.shared.name : null,
+    nodes: d.nodes.map((n, i) => ({ index: i, id: n.id, function: n.function.name, meanUs: s.nodes[i]?.count ? s.nodes[i]!.mean : null, ...recent[i]! })),
     edges: d.edges.map((e) => ({ from: e.from, to: e.to })),
     instances: { total: s.instances.total, busy: s.instances.busy, free: Math.max(0, s.instances.total - s.instances.busy), queued: s.instances.queued },
     requests: s.requests,
@@ -66,6 +70,7 @@ export function registerUiRoutes(app: FastifyInstance, registry: AppRegistry, me
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      const bucketsUs = LATENCY_BUCKETS.map((b) => Math.round(b * 1e7) / 10);
       let last = new Map<string, { requests: number; at: number }>();
       let seq = 0;
       const tick = () => {
@@ -85,7 +90,7 @@ export function registerUiRoutes(app: FastifyInstance, registry: AppRegistry, me
           return { ...f, rate };
         });
         last = next;
-        res.write(`id: ${seq++}\nevent: stats\ndata: ${JSON.stringify({ time: new Date().toISOString(), apps })}\n\n`);
+        res.write(`id: ${seq++}\nevent: stats\ndata: ${JSON.stringify({ time: new Date().toISOString(), bucketsUs, apps })}\n\n`);
       };
       const timer = setInterval(tick, intervalMs);
       const stop = () => clearInterval(timer);
@@ -128,6 +133,8 @@ export function registerUiRoutes(app: FastifyInstance, registry: AppRegistry, me
           shared: def.shared ? def.shared.name : null,
           nodes: def.nodes.map((n, i) => ({ index: i, id: n.id, function: n.function.name })),
           edges: def.edges.map((e) => ({ from: e.from, to: e.to })),
+          // The files a deploy must upload (the keys of POST /apps `files`), less the libraries the binaries need.
+          files: [...new Set(functionRefs(def).map((r) => functionKey(r.ref)))],
           problems: [],
         };
       } catch (e) {

@@ -53,9 +53,9 @@ export async function registerUiStatic(app: FastifyInstance): Promise<void> {
     // dist/ui holds only index.html and the hashed bundles; no listing.
     list: false,
     setHeaders(res) {
-      res.header('content-security-policy', UI_CSP);
-      res.header('x-content-type-options', 'nosniff');
-      res.header('referrer-policy', 'no-referrer');
+      res.setHeader('content-security-policy', UI_CSP);
+      res.setHeader('x-content-type-options', 'nosniff');
+      res.setHeader('referrer-policy', 'no-referrer');
     },
   });
 }

@@ -62,7 +62,11 @@ describe('dashboard draw page (browser)', { skip: existsSync(CHROMIUM) ? false :
     assert.match((await page.locator('svg.dag g.shared-image').textContent()) ?? '', /imageops\.so/);
     const alt = (await page.locator('svg.dag').getAttribute('aria-label')) ?? '';
     assert.match(alt, /4 nodes/);
-    assert.match(alt, /smooth to gradx/);
+    // The text alternative: a table of the nodes with the edges as parents and children.
+    const table = page.getByRole('table', { name: 'DAG nodes' });
+    assert.deepEqual(await table.locator('tbody th').allTextContents(), ['smooth', 'gradx', 'grady', 'magnitude']);
+    assert.equal(await table.locator('tr[data-node="gradx"] td').nth(1).textContent(), 'smooth');
+    assert.equal(await table.locator('tr[data-node="smooth"] td').nth(2).textContent(), 'gradx, grady');
     await page.screenshot({ path: artifactPath('dashboard-draw.png'), fullPage: true });
 
     const lines = sobelTemplate.split('\n');
@@ -73,6 +77,16 @@ describe('dashboard draw page (browser)', { skip: existsSync(CHROMIUM) ? false :
     await page.locator('ul.problems li').first().waitFor();
     assert.match((await page.locator('ul.problems').textContent()) ?? '', new RegExp(`line ${at + 1}:`));
     assert.deepEqual(cspErrors, []);
+
+    // Light and dark themes follow the system setting.
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.emulateMedia({ colorScheme: 'light' });
+    const light = await background();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await background();
+    assert.equal(light, 'rgb(255, 255, 255)');
+    assert.notEqual(dark, light);
+    await page.screenshot({ path: artifactPath('dashboard-draw-dark.png'), fullPage: true });
     await page.close();
   });
 });

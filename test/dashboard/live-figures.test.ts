@@ -4,18 +4,18 @@
  * failure shows in its errors by kind and in its logs.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient, deployBodyFromFile } from '../../src/client/api-client.js';
-import { functionKey } from '../../src/server/functions.js';
+import { RECENT_NODE_RUNS } from '../../src/server/metrics.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { scaled } from '../helpers/scale.js';
-import { appDef, startTestServer, type TestServer } from '../server/helpers.js';
+import { startTestServer, type TestServer } from '../server/helpers.js';
+import { faultyBody } from './faulty-app.js';
 
 interface Figures {
   name: string;
-  nodes: { id: string; meanUs: number | null }[];
+  nodes: { id: string; meanUs: number | null; runs: number; errors: number; p50Us: number | null; p99Us: number | null; hist: number[] }[];
   edges: { from: number; to: number }[];
   instances: { total: number; busy: number; free: number };
   requests: number;
@@ -79,7 +79,14 @@ describe('dashboard live figures', kvmOptions(), () => {
       assert.equal(later.requests, first.requests + n);
       assert.ok(later.p50Us !== null && later.p50Us > 0);
       assert.ok(later.p99Us! >= later.p50Us!);
-      for (const node of later.nodes) assert.ok(node.meanUs !== null && node.meanUs >= 0, `node ${node.id} has a mean`);
+      for (const [i, node] of later.nodes.entries()) {
+        assert.ok(node.meanUs !== null && node.meanUs >= 0, `node ${node.id} has a mean`);
+        // Per node: every run counted, and the latest ones in the histogram's buckets.
+        assert.equal(node.runs, first.nodes[i]!.runs + n);
+        assert.equal(node.hist.reduce((a, b) => a + b, 0), Math.min(node.runs, RECENT_NODE_RUNS));
+        assert.ok(node.p50Us !== null && node.p99Us! >= node.p50Us);
+        assert.equal(node.errors, 0);
+      }
       assert.deepEqual(later.errors, {});
     } finally {
       await ev.close();
@@ -96,6 +103,8 @@ describe('dashboard live figures', kvmOptions(), () => {
       const kinds = Object.keys(f.errors);
       assert.equal(kinds.length, 1);
       assert.equal(f.errors[kinds[0]!], 1);
+      // Counted at the node that faulted too.
+      assert.deepEqual(f.nodes.map((x) => [x.errors, x.runs]), [[1, 0]]);
       const logs = await (await fetch(`${base}/apps/faulty/logs`)).text();
       const errors = logs.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; code?: string }).filter((e) => e.kind === 'error');
       assert.equal(errors.length, 1);
@@ -109,12 +118,3 @@ describe('dashboard live figures', kvmOptions(), () => {
     await after.close();
   });
 });
-
-/** A one-node app whose function writes through a null pointer, its binary uploaded. */
-function faultyBody(name: string) {
-  const def = appDef(name, ['nullwrite'], []);
-  const node = def.nodes[0]!;
-  const file = join(node.function.path, node.function.name);
-  node.function = { path: 'bin', name: node.function.name };
-  return { definition: JSON.stringify(def), encoding: 'text' as const, files: { [functionKey(node.function)]: readFileSync(file).toString('base64') } };
-}

@@ -54,6 +54,7 @@ describe('dashboard data routes', () => {
       name?: string;
       shared?: string | null;
       nodes?: { index: number; id: string; function: string }[];
+      files?: string[];
       edges?: { from: number; to: number }[];
       problems: { code: string; message: string; location?: { line?: number; node?: number } }[];
     };
@@ -66,6 +67,8 @@ describe('dashboard data routes', () => {
     assert.equal(r.shared, 'imageops.so');
     assert.deepEqual(r.nodes!.map((n) => n.id), ['smooth', 'gradx', 'grady', 'magnitude']);
     assert.deepEqual(r.edges!.map((e) => [e.from, e.to]).sort(), [[0, 1], [0, 2], [1, 3], [2, 3]]);
+    // The uploads a deploy of it needs (the dashboard's deploy form matches files to these).
+    assert.deepEqual(r.files!.sort(), ['build/gradx.elf', 'build/grady.elf', 'build/magnitude.elf', 'build/shared/imageops.so', 'build/smooth.elf']);
     assert.deepEqual(r.problems, []);
   });
 
