@@ -37,7 +37,7 @@ test('stats p50/p99 and --watch, rm several apps, invoke keeps binary off a term
     w.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((r) => w.on('exit', (code) => r(code)));
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`watch printed: ${out}`)), 30_000);
+      const t = setTimeout(() => reject(new Error(`watch printed: ${out}`)), scaledTimeout(30_000));
       w.stdout.on('data', () => {
         if (out.split('\n').filter(Boolean).length >= 2) {
           clearTimeout(t);
