@@ -4,16 +4,10 @@
  * the raw port uses them.
  */
 import { native, type NativeHandle } from '../runtime/native.js';
+import type { Summary } from '../runtime/types.js';
 
-export interface PacketSummary {
-  min: number;
-  mean: number;
-  max: number;
-  std: number;
-  skewness: number;
-  kurtosis: number;
-  total: number;
-}
+/** The core's summary of a window (the count travels beside it). */
+export type PacketSummary = Omit<Summary, 'count'>;
 
 /** One finished pktcnt window (times in ns unless named µs by the summaries). */
 export interface PacketWindow {
