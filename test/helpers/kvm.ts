@@ -25,3 +25,13 @@ export function kvmOptions(): { skip?: string } {
 export function knownKvmAmdLoadBug(): { todo?: string } {
   return process.env.ATARU_IN_VM ? { todo: 'known bug: intermittent triple fault under load on kvm_amd (docs/testing.md)' } : {};
 }
+
+/**
+ * `ataru up --watch` in the emulated KVM machine (docs/testing.md, "Known
+ * problems"): its server stops answering mid-test there (ECONNRESET or
+ * ECONNREFUSED, three runs of three on 2026-12-03), never on kvm_pvm. `todo`
+ * there only: the test still runs and prints its failure.
+ */
+export function knownUpInVmProblem(): { todo?: string } {
+  return process.env.ATARU_IN_VM ? { todo: 'known problem: ataru up --watch loses its server in the emulated KVM machine (docs/testing.md)' } : {};
+}
