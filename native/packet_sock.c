@@ -51,8 +51,11 @@ static int open_bound(const char *iface, uint16_t port, int filtered, char *msg,
       return fail(fd, errno, msg, cap, "SO_ATTACH_FILTER on \"%s\"", iface);
     int one = 1; /* best effort (Linux 4.20+); the filter drops them anyway */
     (void)setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+    /* Room for a burst while the DAG runs: past net.core.rmem_max where the
+     * process may (root: FORCE), else as much as the limit allows. */
     int rcvbuf = 4 << 20;
-    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+      (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   }
   struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_ifindex = (int)idx,
                             .sll_protocol = filtered ? htons(ETH_P_ALL) : 0};

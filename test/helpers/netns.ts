@@ -83,14 +83,19 @@ export function packetSocketsOn(ifindex: number): number {
 }
 
 // Sends hex frames (one a line on stdin) in order on one socket, then exits.
+// Paced (a frame every 0.5 ms): these tests check what happens to each
+// frame, not throughput, and a burst on a loaded machine overflows socket
+// buffers (the server's or the capture's), which is the kernel's drop, not
+// the app's (bench/ measures bursts).
 const SENDER = `
-import socket, sys
+import socket, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((sys.argv[1], 0))
 for line in sys.stdin:
     line = line.strip()
     if line:
         s.send(bytes.fromhex(line))
+        time.sleep(0.0005)
 `;
 
 // Prints, as hex lines, every frame arriving on the interface (not our own
@@ -100,6 +105,7 @@ for line in sys.stdin:
 const CAPTURE = `
 import socket, sys
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE (root): past rmem_max
 s.bind((sys.argv[1], 0))
 marker = bytes.fromhex(sys.argv[2])
 end = bytes.fromhex(sys.argv[3])
