@@ -35,7 +35,7 @@
 #define HOT_MAX_PAGES 256
 #define HOT_IDLE_RESETS 8
 
-static int page_is_zero(const uint8_t *p) {
+int ataru_page_is_zero(const uint8_t *p) {
   const uint64_t *w = (const uint64_t *)p;
   for (size_t i = 0; i < ATARU_PAGE_SIZE / 8; i++)
     if (w[i]) return 0;
@@ -57,7 +57,7 @@ int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, const
   for (uint64_t p = 0; p < s->npages; p++) {
     if (!writable[p]) s->page[p] = SNAP_KEEP; /* code, read-only data, page tables */
     else if (p >= zfirst && p < zend) continue; /* known zero: reading would only fault it in */
-    else if (!page_is_zero(arena + p * ATARU_PAGE_SIZE)) s->page[p] = (uint32_t)++nonzero;
+    else if (!ataru_page_is_zero(arena + p * ATARU_PAGE_SIZE)) s->page[p] = (uint32_t)++nonzero;
   }
   s->data_len = nonzero * ATARU_PAGE_SIZE;
   if (s->data_len) {
@@ -83,7 +83,7 @@ uint32_t *ataru_snapshot_classify(const uint8_t *arena, uint64_t npages, const u
   if (!page) return NULL;
   for (uint64_t p = 0; p < npages; p++) {
     if (!writable[p]) page[p] = SNAP_KEEP;
-    else if (!page_is_zero(arena + p * ATARU_PAGE_SIZE)) page[p] = (uint32_t)(p + 1);
+    else if (!ataru_page_is_zero(arena + p * ATARU_PAGE_SIZE)) page[p] = (uint32_t)(p + 1);
   }
   return page;
 }
@@ -141,7 +141,7 @@ static int restore_changed_page(ataru_snapshot *s, uint64_t p) {
     if (!memcmp(dst, src, ATARU_PAGE_SIZE)) return 0;
     memcpy(dst, src, ATARU_PAGE_SIZE);
   } else {
-    if (page_is_zero(dst)) return 0;
+    if (ataru_page_is_zero(dst)) return 0;
     memset(dst, 0, ATARU_PAGE_SIZE);
   }
   return 1;

@@ -36,6 +36,9 @@ int ataru_snapshot_take(ataru_snapshot *s, uint8_t *arena, uint64_t bytes, const
                         uint64_t zero_gpa, uint64_t zero_len, char *err, size_t errlen);
 void ataru_snapshot_free(ataru_snapshot *s);
 
+/* 1 when the 4 KiB page at p holds only zero bytes. */
+int ataru_page_is_zero(const uint8_t *p);
+
 /* Classifies arena[0, npages pages) as a template does: SNAP_KEEP where
  * writable[p] is 0, 0 for a zero page, else 1 + p (the page's own index:
  * a template's data is guest-physical memory itself). calloc'd; NULL when

@@ -58,17 +58,10 @@ struct file_header {
 
 static uint64_t page_up(uint64_t x) { return (x + ATARU_PAGE_SIZE - 1) & ~(uint64_t)(ATARU_PAGE_SIZE - 1); }
 
-static int page_is_zero(const uint8_t *p) {
-  const uint64_t *w = (const uint64_t *)p;
-  for (size_t i = 0; i < ATARU_PAGE_SIZE / 8; i++)
-    if (w[i]) return 0;
-  return 1;
-}
-
 /* Whether page p holds data (writable pages by their class, the others —
  * code, page tables, the config — by their bytes). */
 static int page_has_data(const uint32_t *page, const uint8_t *mem, uint64_t p) {
-  if (page[p] == SNAP_KEEP) return !page_is_zero(mem + p * ATARU_PAGE_SIZE);
+  if (page[p] == SNAP_KEEP) return !ataru_page_is_zero(mem + p * ATARU_PAGE_SIZE);
   return page[p] != 0;
 }
 

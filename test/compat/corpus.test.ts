@@ -21,6 +21,16 @@ import { connectTo, controlSend, readUntilClose, startTestServer, type TestServe
 import { corpus, makeFunctionsFolder, template, type CorpusCase } from './corpus.js';
 import { readTemplate, toJson, toStruct, uploadKey, type OriginalDefinition } from './original-client.js';
 
+/** The server of a corpus suite: its function root, a folder outside it, and a folder for written definitions. */
+async function corpusServer(): Promise<{ srv: TestServer; fns: string; outside: string; defs: string }> {
+  const fns = shortDir('acf-');
+  makeFunctionsFolder(fns);
+  const outside = shortDir('aco-');
+  makeFunctionsFolder(outside);
+  const defs = tempDir('ataru-compat-defs-');
+  return { srv: await startTestServer({ functionRoots: [fns] }), fns, outside, defs };
+}
+
 /** A functions folder with a short path: the original's struct holds a name
  * of 63 bytes at most, and some cases put the whole path in it. The emulated
  * KVM machine's temp dir is long (under the checkout), so /tmp there. */
@@ -98,12 +108,7 @@ describe('compatibility corpus: every door, known answers', { ...kvmOptions(), t
   const vars = () => ({ FUNCTIONS: fns, OUTSIDE: outside, OUTSIDE_NAME: basename(outside) });
 
   before(async () => {
-    fns = shortDir('acf-');
-    makeFunctionsFolder(fns);
-    outside = shortDir('aco-');
-    makeFunctionsFolder(outside);
-    defs = tempDir('ataru-compat-defs-');
-    srv = await startTestServer({ functionRoots: [fns] });
+    ({ srv, fns, outside, defs } = await corpusServer());
     api = `http://127.0.0.1:${srv.httpPort}`;
   });
   after(async () => {
@@ -219,12 +224,7 @@ describe('compatibility corpus: refusals name the entry and say what to do', { .
   let outside: string;
   let defs: string;
   before(async () => {
-    fns = shortDir('acf-');
-    makeFunctionsFolder(fns);
-    outside = shortDir('aco-');
-    makeFunctionsFolder(outside);
-    defs = tempDir('ataru-compat-defs-');
-    srv = await startTestServer({ functionRoots: [fns] });
+    ({ srv, fns, outside, defs } = await corpusServer());
   });
   after(async () => {
     await srv?.stop();
