@@ -112,6 +112,14 @@ export interface LogQuery {
   since?: string;
 }
 
+/** What a deploy answers. `raw` is there for a raw app: its port is the UDP/TCP port its packets are for, not a listener. */
+export interface DeployResult {
+  name: string;
+  port: number;
+  replaced: boolean;
+  raw?: { iface: string; outIface: string };
+}
+
 export class ApiClient {
   readonly baseUrl: string;
 
@@ -148,8 +156,8 @@ export class ApiClient {
     return res;
   }
 
-  async deploy(body: DeployBody): Promise<{ name: string; port: number; replaced: boolean }> {
-    return (await this.call('POST', '/apps', body)).json() as Promise<{ name: string; port: number; replaced: boolean }>;
+  async deploy(body: DeployBody): Promise<DeployResult> {
+    return (await this.call('POST', '/apps', body)).json() as Promise<DeployResult>;
   }
 
   async list(): Promise<AppSummary[]> {

@@ -266,7 +266,16 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
           additionalProperties: false,
         },
         response: {
-          201: { description: 'deployed (or replaced): its data port', type: 'object', properties: { name: { type: 'string' }, port: { type: 'integer' }, replaced: { type: 'boolean' } } },
+          201: {
+            description: 'deployed (or replaced): its data port; a raw app also says which interfaces its frames come in and go out on',
+            type: 'object',
+            properties: {
+              name: { type: 'string' },
+              port: { type: 'integer' },
+              replaced: { type: 'boolean' },
+              raw: { type: 'object', properties: { iface: { type: 'string' }, outIface: { type: 'string' } } },
+            },
+          },
           400: errorSchema,
           403: errorSchema,
           409: errorSchema,
@@ -289,7 +298,12 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
       const checked = readUploads(def, files, config.limits.maxFunctionBytes);
       const a = await registry.deploy(def, storeFunctions(checked, store), { by: `http ${req.ip}` });
       reply.code(201);
-      return { name: a.name, port: a.dataPort.port, replaced };
+      return {
+        name: a.name,
+        port: a.dataPort.port,
+        replaced,
+        ...(a.dataPort instanceof RawPort ? { raw: { iface: a.dataPort.iface, outIface: a.dataPort.outIface } } : {}),
+      };
     },
   );
 

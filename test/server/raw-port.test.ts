@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,10 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { parseDefinition } from '../../src/app/index.js';
 import { KEY } from '../../examples/packet-chain/packet.js';
 import { probeRawAccess, RawPort } from '../../src/server/raw-port.js';
+import { runCli } from '../helpers/cli.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { ipv4Frame, makeVethNs, packetSocketsOn, sendFrames, startCapture, type VethNs } from '../helpers/netns.js';
 import { randomBytes } from '../helpers/random.js';
 import { scaled, scaledTimeout } from '../helpers/scale.js';
+import { tempDir } from '../helpers/tmp.js';
 import { appDef, controlSend, fixturesDir, startTestServer, type TestServer } from './helpers.js';
 
 const chainDir = fileURLToPath(new URL('../../examples/packet-chain', import.meta.url));
@@ -231,6 +233,40 @@ describe('raw apps (conn_type raw) on a veth pair', kvmOptions(), () => {
     assert.equal(got.length, want.length);
     got.forEach((g, i) => assert.ok(g.equals(want[i]!), `frame ${i} bit-exact`));
     await srv.registry.remove('seedraw');
+  });
+
+  test('ataru deploy of a raw template says where its frames come in, not a data port', { timeout: scaledTimeout(60_000) }, async () => {
+    const port = PORT + 150;
+    const dir = tempDir('ataru-rawdeploy-');
+    const file = join(dir, 'rawdeploy.tmpl');
+    writeFileSync(
+      file,
+      [
+        'name            : rawdeploy',
+        'num_nodes       : 1',
+        'conn_type       : raw',
+        `conn_port       : ${port}`,
+        'msg_len         : 1500',
+        'dag             : 0,0,0',
+        `exec[1].path    : ${fixturesDir}/`,
+        'exec[1].name    : echo.elf',
+        'exec[1].inp_off : 0',
+        'exec[1].out_off : 65536',
+        '',
+      ].join('\n'),
+    );
+    try {
+      const server = `http://127.0.0.1:${srv.httpPort}`;
+      const human = await runCli(['deploy', file, '--server', server]);
+      assert.equal(human.code, 0, human.stderr);
+      assert.equal(human.stdout.trim(), `deployed rawdeploy: raw app: frames for port ${port} on ${v.host}`);
+      const json = await runCli(['deploy', file, '--server', server, '--json']);
+      assert.equal(json.code, 0, json.stderr);
+      assert.deepEqual(JSON.parse(json.stdout), { name: 'rawdeploy', port, replaced: true, raw: { iface: v.host, outIface: v.host } });
+    } finally {
+      await srv.registry.remove('rawdeploy');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('examples/packet-chain as a raw app: firewall and IDS drops send nothing, a passed frame comes back encrypted', { timeout: scaledTimeout(60_000) }, async () => {

@@ -79,7 +79,10 @@ export function registerClientCommands(program: Command): void {
   common(program.command('deploy <file>').description('deploy a definition (template, JSON or binary) with its function binaries')).action(
     async (file: string, f: CommonFlags) => {
       const r = await client(f).deploy(deployBodyFromFile(file));
-      print(f, r, `${r.replaced ? 'replaced' : 'deployed'} ${r.name}: data port ${r.port}`);
+      const where = r.raw
+        ? `raw app: frames for port ${r.port} on ${r.raw.iface}${r.raw.outIface !== r.raw.iface ? `, out on ${r.raw.outIface}` : ''}`
+        : `data port ${r.port}`;
+      print(f, r, `${r.replaced ? 'replaced' : 'deployed'} ${r.name}: ${where}`);
     },
   );
 

@@ -83,7 +83,7 @@ export function registerUp(program: Command): void {
         const b = await buildFolder(tmpl);
         say({ event: 'built', why, steps: b.steps }, `up: built (${why})${b.steps.length ? `: ${b.steps.join('; ')}` : ''}`);
         const r = await api.deploy(deployBodyFromFile(tmpl));
-        say({ event: r.replaced ? 'redeployed' : 'deployed', name: r.name, port: r.port, server: api.baseUrl }, `up: ${r.replaced ? 'redeployed' : 'deployed'} ${r.name} on data port ${r.port}`);
+        say({ event: r.replaced ? 'redeployed' : 'deployed', name: r.name, port: r.port, server: api.baseUrl }, `up: ${r.replaced ? 'redeployed' : 'deployed'} ${r.name} ${r.raw ? `as a raw app: frames for port ${r.port} on ${r.raw.iface}` : `on data port ${r.port}`}`);
         if (!shown) {
           shown = true;
           const server = api.baseUrl === 'http://127.0.0.1:9990' ? '' : ` --server ${api.baseUrl}`;
