@@ -7,6 +7,8 @@
  * own vCPU (a job handed to it first: ~300 µs of ioctls) while this thread
  * loads the images; then each is handed a job that puts its vCPU at its
  * entry. vCPU 0 and its thread may come ready-made from the spare VM.
+ * Memory comes one of two ways: loaded from the images (memory_from_images)
+ * or as a copy-on-write view of the version's template (memory_from_template).
  */
 #define _GNU_SOURCE
 #include "ataru_core.h"
@@ -228,20 +230,11 @@ static int vcpus_ready(struct ataru_instance *inst, ataru_error *err) {
   return rc;
 }
 
-ataru_instance *ataru_instance_create(const ataru_app_spec *spec, ataru_error *err) {
-  uint64_t t0 = ataru_now_ns();
-  char msg[512];
-  memset(err, 0, sizeof *err);
-  if (ataru_dag_validate(spec, err) < 0) return NULL;
+/* An instance with nothing in it yet: everything destroy() looks at is
+ * "none" (fds -1, no threads), so any later step may fail into destroy(). */
+static struct ataru_instance *instance_alloc(void) {
   struct ataru_instance *inst = calloc(1, sizeof *inst);
-  struct ataru_config *cfg = calloc(1, sizeof *cfg);
-  if (!inst || !cfg) {
-    free(inst);
-    free(cfg);
-    ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "out of memory");
-    return NULL;
-  }
-  /* Everything destroy() looks at is "none" from here on: fds -1. */
+  if (!inst) return NULL;
   inst->vm.kvm_fd = inst->vm.vm_fd = -1;
   for (uint32_t v = 0; v < ATARU_MAX_VCPUS; v++) {
     ataru_vcpu_init(&inst->vcpu[v], v);
@@ -253,76 +246,95 @@ ataru_instance *ataru_instance_create(const ataru_app_spec *spec, ataru_error *e
   pthread_mutex_init(&inst->fail_lock, NULL);
   pthread_mutex_init(&inst->log_lock, NULL);
   inst->log_tokens = ATARU_LOG_BURST;
-  ataru_kick_install();
-  if (copy_spec(inst, spec) < 0) {
-    ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "out of memory");
-    goto fail;
-  }
+  return inst;
+}
+
+/* The VM, with vCPU 0 and its thread, from the spare when there is one. */
+static int take_vm(struct ataru_instance *inst, ataru_error *err) {
   struct ataru_spare_vm spare;
-  if (ataru_spare_take(&spare)) {
-    inst->vm = spare.vm;
-    inst->vcpu[0] = spare.vcpu0;
-    inst->thread[0] = spare.thread;
-  } else if (ataru_vm_create(&inst->vm, err) < 0) {
-    goto fail;
-  }
-  if (ataru_dag_build(inst, spec, cfg, err) < 0) goto fail;
-  if (spec->tpl) {
-    if (clone_template(inst, spec, err) < 0 || start_vcpus(inst, err) < 0 || add_memslots(inst, err) < 0) goto fail;
-    if (ataru_snapshot_borrow(&inst->snap, ataru_mem_arena(inst->mem), inst->slot_bytes / ATARU_PAGE_SIZE,
-                              spec->tpl->page, spec->tpl->view, msg, sizeof msg) < 0) {
-      ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
-      goto fail;
-    }
-    goto vcpus;
-  }
+  if (!ataru_spare_take(&spare)) return ataru_vm_create(&inst->vm, err);
+  inst->vm = spare.vm;
+  inst->vcpu[0] = spare.vcpu0;
+  inst->thread[0] = spare.thread;
+  return 0;
+}
+
+/* Guest memory the template way: a copy-on-write view of the template's
+ * memory and a snapshot that borrows its page classes. No loading, no init. */
+static int memory_from_template(struct ataru_instance *inst, const ataru_app_spec *spec, ataru_error *err) {
+  char msg[512];
+  if (clone_template(inst, spec, err) < 0 || start_vcpus(inst, err) < 0 || add_memslots(inst, err) < 0) return -1;
+  if (ataru_snapshot_borrow(&inst->snap, ataru_mem_arena(inst->mem), inst->slot_bytes / ATARU_PAGE_SIZE,
+                            spec->tpl->page, spec->tpl->view, msg, sizeof msg) < 0)
+    return ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
+  return 0;
+}
+
+/* Guest memory the loading way: fresh memory, the areas, the images and
+ * the DAG config, then a snapshot of it all. The vCPU threads set their
+ * vCPUs up meanwhile. */
+static int memory_from_images(struct ataru_instance *inst, const ataru_app_spec *spec, struct ataru_config *cfg,
+                              ataru_error *err) {
+  char msg[512];
   uint64_t stacks = (uint64_t)spec->vcpus * ATARU_STACK_SLOT;
   inst->mem = ataru_mem_create(inst->shm_size + stacks + IMAGE_RESERVE, msg, sizeof msg);
-  if (!inst->mem) {
-    ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
-    goto fail;
-  }
-  if (start_vcpus(inst, err) < 0) goto fail;
-  if (map_areas(inst, spec, msg, sizeof msg) < 0) {
-    ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
-    goto fail;
-  }
-  if (load_images(inst, spec, cfg, err) < 0) goto fail;
+  if (!inst->mem) return ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
+  if (start_vcpus(inst, err) < 0) return -1;
+  if (map_areas(inst, spec, msg, sizeof msg) < 0) return ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
+  if (load_images(inst, spec, cfg, err) < 0) return -1;
   struct ataru_config *gcfg = ataru_mem_map(inst->mem, ATARU_CONFIG_BASE, page_round(sizeof *cfg),
                                             ATARU_PROT_R | ATARU_PROT_USER, msg, sizeof msg);
-  if (!gcfg) {
-    ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
-    goto fail;
-  }
+  if (!gcfg) return ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
   memcpy(gcfg, cfg, sizeof *cfg);
   inst->cfg = gcfg;
   struct ataru_mailbox *mb = inst->mb;
   mb->node_id_override = ATARU_NODE_ID_DEFAULT;
   mb->failed_node = ATARU_NO_NODE;
   for (uint32_t v = 0; v < ATARU_MAX_VCPUS; v++) mb->current_node[v] = ATARU_NO_NODE;
-  if (add_memslots(inst, err) < 0) goto fail;
-  if (take_snapshot(inst, msg, sizeof msg) < 0) {
-    ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
-    goto fail;
-  }
-vcpus:
-  if (vcpus_ready(inst, err) < 0) goto fail;
-  if (ataru_timeouts_init(inst, vthread_tid(inst->thread[0])) < 0) {
-    ataru_fail(err, ataru_errno_code(errno, ATARU_CREATE_INTERNAL), "timer_create: %s", strerror(errno));
-    goto fail;
-  }
+  if (add_memslots(inst, err) < 0) return -1;
+  if (take_snapshot(inst, msg, sizeof msg) < 0) return ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "%s", msg);
+  return 0;
+}
+
+/* Once memory is ready: wait for the vCPUs' setup, arm the timeouts and
+ * put every vCPU at its entry. */
+static int vcpus_go(struct ataru_instance *inst, ataru_error *err) {
+  if (vcpus_ready(inst, err) < 0) return -1;
+  if (ataru_timeouts_init(inst, vthread_tid(inst->thread[0])) < 0)
+    return ataru_fail(err, ataru_errno_code(errno, ATARU_CREATE_INTERNAL), "timer_create: %s", strerror(errno));
   for (uint32_t v = 0; v < inst->num_vcpus; v++) {
     inst->vcpu[v].entry = v ? inst->rt.worker_entry : inst->rt.main_entry;
     vthread_post(inst->thread[v], enter_job, &inst->vjob[v]);
   }
+  return 0;
+}
+
+ataru_instance *ataru_instance_create(const ataru_app_spec *spec, ataru_error *err) {
+  uint64_t t0 = ataru_now_ns();
+  memset(err, 0, sizeof *err);
+  if (ataru_dag_validate(spec, err) < 0) return NULL;
+  struct ataru_instance *inst = instance_alloc();
+  struct ataru_config *cfg = calloc(1, sizeof *cfg);
+  if (!inst || !cfg) {
+    if (inst) ataru_instance_destroy(inst);
+    free(cfg);
+    ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "out of memory");
+    return NULL;
+  }
+  ataru_kick_install();
+  int rc = copy_spec(inst, spec) < 0 ? ataru_fail(err, ATARU_CREATE_NO_RESOURCES, "out of memory") : 0;
+  if (rc == 0) rc = take_vm(inst, err);
+  if (rc == 0) rc = ataru_dag_build(inst, spec, cfg, err);
+  if (rc == 0) rc = spec->tpl ? memory_from_template(inst, spec, err) : memory_from_images(inst, spec, cfg, err);
+  if (rc == 0) rc = vcpus_go(inst, err);
   free(cfg);
+  if (rc < 0) {
+    ataru_instance_destroy(inst);
+    return NULL;
+  }
   inst->created = 1;
   inst->create_ns = ataru_now_ns() - t0;
   return inst;
-fail:
-  free(cfg);
-  ataru_instance_destroy(inst);
-  return NULL;
 }
 
 void ataru_instance_destroy(ataru_instance *inst) {
