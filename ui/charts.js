@@ -14,9 +14,10 @@ export function Sparkline({ values }) {
 }
 
 /** Bars for the buckets from the first to the last one with runs; bucketsUs are the upper bounds. */
-export function Histogram({ id, bucketsUs, counts }) {
+export function Histogram({ id, bucketsUs, counts, selected = false }) {
+  const cls = selected ? 'hist selected' : 'hist';
   const total = counts.reduce((a, b) => a + b, 0);
-  if (!total) return html`<figure class="hist" data-node=${id}><figcaption>${id}: no runs yet</figcaption></figure>`;
+  if (!total) return html`<figure class=${cls} data-node=${id}><figcaption>${id}: no runs yet</figcaption></figure>`;
   let lo = counts.findIndex((c) => c > 0), hi = counts.length - 1;
   while (counts[hi] === 0) hi--;
   hi = Math.max(hi, lo + 2);
@@ -24,7 +25,7 @@ export function Histogram({ id, bucketsUs, counts }) {
   const w = 180, hgt = 48, bw = w / shown.length;
   const bound = (i) => (i < bucketsUs.length ? `≤ ${us(bucketsUs[i])}` : `> ${us(bucketsUs.at(-1))}`);
   const label = `${id} latency over its latest ${total} runs: ` + shown.map((c, k) => `${bound(lo + k)}: ${c}`).join(', ');
-  return html`<figure class="hist" data-node=${id}>
+  return html`<figure class=${cls} data-node=${id}>
     <svg width=${w} height=${hgt + 14} role="img" aria-label=${label}>
       ${shown.map((c, k) => html`<rect x=${k * bw + 1} y=${hgt - (c / max) * hgt} width=${bw - 2} height=${(c / max) * hgt}><title>${bound(lo + k)}: ${c}</title></rect>`)}
       <text x="0" y=${hgt + 12}>${bound(lo)}</text><text x=${w} y=${hgt + 12} text-anchor="end">${bound(hi)}</text>

@@ -26,7 +26,9 @@ function follow(history, data) {
   const next = {};
   for (const a of data.apps) {
     const old = history[a.name] ?? { rates: [], samples: [{ t: now, runs: a.nodes.map(() => 0), errors: a.nodes.map(() => 0) }] };
-    const samples = [...old.samples, { t: now, runs: a.nodes.map((n) => n.runs), errors: a.nodes.map((n) => n.errors) }];
+    const sample = { t: now, runs: a.nodes.map((n) => n.runs), errors: a.nodes.map((n) => n.errors) };
+    // At most one sample a second past the baseline: only the window's first and last are read, so a burst of events costs no more memory.
+    const samples = old.samples.length > 1 && old.samples.at(-2).t > now - 1000 ? [...old.samples.slice(0, -1), sample] : [...old.samples, sample];
     while (samples.length > 2 && samples[1].t <= now - WINDOW_MS) samples.shift();
     next[a.name] = { rates: [...old.rates, a.rate].slice(-SPARK_POINTS), samples };
   }
@@ -99,6 +101,7 @@ function AppPage({ name, stats, onAuth }) {
   const a = stats.apps.find((x) => x.name === name);
   const [removed, setRemoved] = useState(false);
   const [error, setError] = useState('');
+  const [selected, setSelected] = useState(null);
   const title = useRef(null);
   useEffect(() => { if (a) title.current?.focus(); }, [name, !!a]);
   if (removed) return html`<p role="status">Removed ${name}. <a href="#/">Back to the apps</a></p>`;
@@ -113,9 +116,9 @@ function AppPage({ name, stats, onAuth }) {
       requests <span class="requests">${a.requests}</span> · p50 <span class="p50">${us(a.p50Us)}</span> · p99 <span class="p99">${us(a.p99Us)}</span> ·
       errors <span class=${errorsClass(a.errors)}>${errorsText(a.errors)}</span></p>
     <h3>DAG</h3>
-    <${Dag} nodes=${a.nodes} edges=${a.edges} shared=${a.shared} />
+    <${Dag} nodes=${a.nodes} edges=${a.edges} shared=${a.shared} selected=${selected} onSelect=${setSelected} />
     <h3>Node latency (latest runs)</h3>
-    <div class="hists">${a.nodes.map((n) => html`<${Histogram} id=${n.id} bucketsUs=${stats.bucketsUs} counts=${n.hist} />`)}</div>
+    <div class="hists">${a.nodes.map((n) => html`<${Histogram} id=${n.id} bucketsUs=${stats.bucketsUs} counts=${n.hist} selected=${selected === n.id} />`)}</div>
     <h3>Logs</h3><${Logs} name=${name} onAuth=${onAuth} />
     <${DeployForm} replaces=${name} onAuth=${onAuth} />
     <h3>Remove</h3>
@@ -126,6 +129,7 @@ function AppPage({ name, stats, onAuth }) {
 function DrawPage({ onAuth }) {
   const [text, setText] = useState('');
   const [result, setResult] = useState(null);
+  const [selected, setSelected] = useState(null);
   const check = async (ev) => {
     ev.preventDefault();
     try { setResult(await api('POST', '/ui/validate', { definition: text })); } catch (e) { if (e.status === 401) onAuth(); else setResult({ ok: false, problems: [{ message: e.message }] }); }
@@ -140,7 +144,7 @@ function DrawPage({ onAuth }) {
       <button type="submit">Draw</button>
     </form>
     ${result && (result.ok
-      ? html`<${Dag} nodes=${result.nodes} edges=${result.edges} shared=${result.shared} />`
+      ? html`<${Dag} nodes=${result.nodes} edges=${result.edges} shared=${result.shared} selected=${selected} onSelect=${setSelected} />`
       : html`<ul class="problems errors">${result.problems.map((p) => html`<li>${p.location?.line ? `line ${p.location.line}: ` : ''}${p.message}</li>`)}</ul>`)}
   </section>`;
 }

@@ -6,6 +6,10 @@
  * The files hold no data, so like /docs they are served without the token (a
  * browser cannot send a bearer token when it navigates); every request the
  * page makes for data (/apps, /ui/events, ...) needs the token.
+ *
+ * The page names its icon (an SVG among the bundles); /favicon.ico, which
+ * browsers and tools ask for on their own, answers 204 without the token so
+ * it neither logs a 401 nor tells anything.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -34,10 +38,14 @@ export function uiDir(): string | undefined {
 /** True for the URLs the dashboard's files answer (open without the token). */
 export function isUiFile(url: string): boolean {
   const path = url.split('?')[0]!;
-  return path === '/' || path === '/index.html' || path.startsWith('/assets/');
+  return path === '/' || path === '/index.html' || path === '/favicon.ico' || path.startsWith('/assets/');
 }
 
 export async function registerUiStatic(app: FastifyInstance): Promise<void> {
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) => {
+    reply.code(204).header('cache-control', 'max-age=86400');
+    return reply.send();
+  });
   const root = uiDir();
   if (!root) {
     app.get('/', { schema: { hide: true } }, async (_req, reply) => {

@@ -2,6 +2,7 @@
  * The dashboard's data routes without KVM: /ui/validate draws a definition
  * (nodes, edges, exec[0] as the shared image) or lists its problems at their
  * template lines; /ui/events streams `stats` ticks; both sit behind the token.
+ * The page's icon and /favicon.ico do not.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -112,5 +113,23 @@ describe('dashboard data routes', () => {
     assert.equal(ev.status, 401);
     const v = await fetch(`${base}/ui/validate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ definition: sobelTemplate }) });
     assert.equal(v.status, 401);
+  });
+
+  test('the icon needs no token (no 401 in the logs), the API still does', async () => {
+    const ico = await fetch(`${base}/favicon.ico`);
+    assert.notEqual(ico.status, 401);
+    assert.equal(ico.status, 204);
+    assert.equal(await ico.text(), '');
+    // The page links its own icon, a bundled SVG, also open.
+    const index = await fetch(`${base}/`);
+    assert.equal(index.status, 200, 'the dashboard is built (npm run build:ui)');
+    const href = /<link rel="icon" href="\.\/([^"]+)" type="image\/svg\+xml">/.exec(await index.text())?.[1];
+    assert.ok(href, 'index.html links an SVG icon');
+    const icon = await fetch(`${base}/${href}`);
+    assert.equal(icon.status, 200);
+    assert.match(icon.headers.get('content-type') ?? '', /^image\/svg\+xml/);
+    assert.match(await icon.text(), /^<svg /);
+    assert.equal((await fetch(`${base}/apps`)).status, 401);
+    assert.equal((await fetch(`${base}/apps`, { headers: auth })).status, 200);
   });
 });
