@@ -22,6 +22,7 @@ import { ApiClient } from '../../src/client/api-client.js';
 import { artifactPath, CHROMIUM, launchBrowser } from '../helpers/browser.js';
 import { kvmOptions } from '../helpers/kvm.js';
 import { scaled, scaledTimeout } from '../helpers/scale.js';
+import { sseEvents } from '../helpers/sse.js';
 import { startTestServer, type TestServer } from '../server/helpers.js';
 import { faultyBody } from './faulty-app.js';
 
@@ -41,21 +42,10 @@ function tickReader(url: string) {
   const reading = (async () => {
     const res = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctl.signal });
     assert.equal(res.status, 200);
-    const reader = res.body!.getReader();
-    const dec = new TextDecoder();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += dec.decode(value, { stream: true });
-      let end: number;
-      while ((end = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, end);
-        buf = buf.slice(end + 2);
-        const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null') as { apps?: Tick['apps'] } | null;
-        evs.push({ id: Number(/^id: (.*)$/m.exec(block)?.[1]), event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message', apps: data?.apps ?? [], data });
-        wake?.();
-      }
+    for await (const e of sseEvents(res)) {
+      const data = e.data as { apps?: Tick['apps'] } | null;
+      evs.push({ id: e.id, event: e.event, apps: data?.apps ?? [], data });
+      wake?.();
     }
   })().catch((e: unknown) => { if (!ctl.signal.aborted) throw e; });
   return {

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { ApiClient, deployBodyFromFile } from '../../src/client/api-client.js';
 import { RECENT_NODE_RUNS } from '../../src/server/metrics.js';
 import { kvmOptions } from '../helpers/kvm.js';
+import { sseEvents } from '../helpers/sse.js';
 import { scaled } from '../helpers/scale.js';
 import { startTestServer, type TestServer } from '../server/helpers.js';
 import { faultyBody } from './faulty-app.js';
@@ -27,25 +28,18 @@ interface Figures {
 
 /** The next `stats` event of an open /ui/events stream. */
 function statsReader(res: Response) {
-  const reader = res.body!.getReader();
-  const dec = new TextDecoder();
-  let buf = '';
+  const events = sseEvents(res);
   return {
     async next(): Promise<Figures[]> {
       for (;;) {
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (/^event: stats$/m.test(block) && data) return (JSON.parse(data) as { apps: Figures[] }).apps;
-        }
-        const { value, done } = await reader.read();
+        const { value, done } = await events.next();
         if (done) throw new Error('events stream ended');
-        buf += dec.decode(value, { stream: true });
+        if (value.event === 'stats' && value.data) return (value.data as { apps: Figures[] }).apps;
       }
     },
-    close: () => reader.cancel(),
+    close: async () => {
+      await events.return(undefined);
+    },
   };
 }
 

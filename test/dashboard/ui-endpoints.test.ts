@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { sseEvents } from '../helpers/sse.js';
 import { startTestServer, type TestServer } from '../server/helpers.js';
 
 const sobelTemplate = readFileSync(join(import.meta.dirname, '../../examples/sobel/sobel.tmpl'), 'utf8');
@@ -15,24 +16,11 @@ const TOKEN = 'dash-test-token';
 
 /** Reads SSE events from a fetch body until `count` events of `name` arrived. */
 async function readEvents(res: Response, name: string, count: number): Promise<unknown[]> {
-  const reader = res.body!.getReader();
-  const dec = new TextDecoder();
-  let buf = '';
   const got: unknown[] = [];
-  while (got.length < count) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += dec.decode(value, { stream: true });
-    let end: number;
-    while ((end = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      const ev = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (ev === name && data !== undefined) got.push(JSON.parse(data));
-    }
+  for await (const e of sseEvents(res)) {
+    if (e.event === name && e.data !== null) got.push(e.data);
+    if (got.length >= count) break;
   }
-  await reader.cancel();
   return got;
 }
 
